@@ -1,0 +1,5 @@
+
+
+from xinlian.cli import main
+
+main()

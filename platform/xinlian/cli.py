@@ -1,0 +1,237 @@
+"""The `xinlian` command line (typer + rich)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from xinlian.settings import get_settings
+
+app = typer.Typer(help="心联 xinlian: county ECG network platform.", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
+simulate_app = typer.Typer(help="ECG simulator.", no_args_is_help=True)
+eval_app = typer.Typer(help="Validate the analysis on real, labelled records.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(org_app, name="org")
+app.add_typer(simulate_app, name="simulate")
+app.add_typer(eval_app, name="eval")
+console = Console()
+
+
+def _sessions():  # type: ignore[no-untyped-def]
+    from xinlian.db import make_engine, make_session_factory
+
+    settings = get_settings()
+    settings.ensure_dirs()
+    return make_session_factory(make_engine(settings.database_url))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default XINLIAN_HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default XINLIAN_PORT or 8000).")] = None,
+    workers: Annotated[int, typer.Option(help="Server processes (PostgreSQL only for >1).")] = 1,
+) -> None:
+    """Run the platform: migrate the database, then serve web, API and relay."""
+    import uvicorn
+
+    from xinlian.db import make_engine
+    from xinlian.migrate import upgrade
+
+    settings = get_settings()
+    settings.ensure_dirs()
+    upgrade(make_engine(settings.database_url))
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        console.print("[red]several workers need PostgreSQL (XINLIAN_DATABASE_URL)[/red]")
+        raise typer.Exit(2)
+    console.print(f"xinlian on http://{host or settings.host}:{port or settings.port}/")
+    uvicorn.run("xinlian.asgi:app", host=host or settings.host, port=port or settings.port,
+                workers=workers, proxy_headers=True, log_level="info")
+
+
+@app.command()
+def worker() -> None:
+    """Run an analysis worker without a web server (for extra analysis capacity)."""
+    import signal
+    import threading
+
+    from xinlian.worker import WorkerThread
+
+    settings = get_settings()
+    thread = WorkerThread(_sessions(), lease_s=settings.analysis_lease_s, mains_hz=settings.mains_hz)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    thread.start()
+    console.print("analysis worker running; Ctrl-C to stop")
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    thread.stop()
+    thread.join(timeout=30)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply the migration chain up to REVISION."""
+    from xinlian.db import make_engine
+    from xinlian.migrate import upgrade
+
+    settings = get_settings()
+    settings.ensure_dirs()
+    upgrade(make_engine(settings.database_url), revision)
+    console.print(f"database at {revision}")
+
+
+@org_app.command("add")
+def org_add(
+    code: Annotated[str, typer.Option(help="Unique short code, e.g. XZ-ZX.")],
+    name: Annotated[str, typer.Option(help="Name, e.g. 某某镇卫生院.")],
+    kind: Annotated[str, typer.Option(help="central_hospital | township_centre | village_clinic")],
+    parent: Annotated[str | None, typer.Option(help="Parent organization code.")] = None,
+    location: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Add an organization to the county hierarchy."""
+    from xinlian import admin
+
+    with _sessions()() as session:
+        org = admin.add_org(session, code=code, name=name, kind=kind, parent_code=parent,
+                            location=location)
+        session.commit()
+        console.print(f"organization {org.code} ({org.id}) added")
+
+
+@org_app.command("list")
+def org_list() -> None:
+    """List organizations."""
+    from sqlalchemy import select
+
+    from xinlian.models import Organization
+
+    table = Table("code", "name", "kind", "parent")
+    with _sessions()() as session:
+        orgs = session.scalars(select(Organization).order_by(Organization.code)).all()
+        by_id = {o.id: o.code for o in orgs}
+        for o in orgs:
+            table.add_row(o.code, o.name, o.kind, by_id.get(o.parent_id or "", ""))
+    console.print(table)
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option(help="township_doctor | cardiologist | referral_coordinator | admin")],
+    org: Annotated[str, typer.Option(help="Organization code.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
+) -> None:
+    """Add a user with one role in one organization."""
+    from xinlian import admin
+
+    with _sessions()() as session:
+        user = admin.add_user(session, username=username, role=role, org_code=org,
+                              display_name=name or username, password=password)
+        session.commit()
+        console.print(f"user {user.username} ({user.role}) added")
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port for the demo server.")] = 8000,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    rate: Annotated[float, typer.Option(help="ECGs per minute per simulated cart.")] = 2.0,
+) -> None:
+    """Seed a demo county, serve it, and keep simulated township carts pushing ECGs."""
+    from xinlian.demo import run_demo
+
+    run_demo(host=host, port=port, rate_per_min=rate, console=console)
+
+
+@simulate_app.command("ecg")
+def simulate_ecg(
+    scenario: Annotated[str, typer.Option(help="Scenario name (see --list).")] = "normal",
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("."),
+    seed: Annotated[int | None, typer.Option()] = None,
+    name: Annotated[str | None, typer.Option(help="Record name (default: the scenario).")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List scenarios and exit.")] = False,
+) -> None:
+    """Write one simulated 12-lead WFDB record and its ground truth."""
+    from devices.simulator import SCENARIOS, simulate, write_record
+
+    if list_:
+        for s in SCENARIOS:
+            console.print(s)
+        return
+    if scenario not in SCENARIOS:
+        console.print(f"[red]unknown scenario {scenario!r}; valid: {', '.join(SCENARIOS)}[/red]")
+        raise typer.Exit(2)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = write_record(simulate(scenario, seed=seed), out, name or scenario)
+    for p in paths:
+        console.print(str(p))
+
+
+@app.command()
+def analyze(
+    record: Annotated[Path, typer.Argument(help="WFDB record path without extension.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    lang: Annotated[str, typer.Option(help="zh or en")] = "zh",
+) -> None:
+    """Measure a WFDB record and print its flags."""
+    from ecg_relay.analysis import analyze as run_analysis
+    from ecg_relay.evaluation import read_wfdb_record
+    from xinlian.i18n import t
+
+    try:
+        signals, fs, leads, meta = read_wfdb_record(record)
+    except Exception as exc:  # wfdb raises many types for unreadable files
+        console.print(f"[red]cannot read {record}: {exc}[/red]")
+        raise typer.Exit(2) from None
+    result = run_analysis(signals, fs, leads, sex=meta.get("sex"), age=meta.get("age"))
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
+        return
+    table = Table(title=f"{record.name} · {result.algorithm_version}")
+    table.add_column("measurement")
+    table.add_column("value")
+    hr = result.heart_rate_bpm
+    table.add_row(t("m.heart_rate_bpm", lang), f"{hr:.0f}" if hr else "—")
+    for key in ("pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms", "qtc_fridericia_ms", "axis_deg"):
+        value = result.measurements.get(key)
+        table.add_row(t(f"m.{key}", lang), f"{value:.0f}" if isinstance(value, int | float) else "—")
+    console.print(table)
+    if not result.flags:
+        console.print(t("ecg.no_flags", lang))
+    for flag in result.flags:
+        color = {"critical": "red", "urgent": "yellow"}.get(flag.severity.value, "white")
+        console.print(f"[{color}]{t('severity.' + flag.severity.value, lang)} {flag.code}: "
+                      f"{t('flag.' + flag.code, lang)}[/{color}]  {json.dumps(flag.evidence, ensure_ascii=False)}")
+
+
+def _birth(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def main() -> None:
+    """Entry point: domain errors print their bilingual message instead of a traceback."""
+    from xinlian.errors import DomainError
+
+    try:
+        app(standalone_mode=True)
+    except DomainError as exc:
+        console.print(f"[red]{exc.code}: {exc.message_zh} / {exc.message_en}[/red]")
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Green-channel referrals: a pure state machine, the timeline and time metrics."""

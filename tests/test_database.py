@@ -1,0 +1,33 @@
+"""The migrated schema on the configured database (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from xinlian import audit
+from xinlian.tables import metadata
+
+
+def test_migrations_build_every_table(engine: Engine) -> None:
+    """The Alembic chain creates exactly the tables the models declare."""
+    names = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    assert names == set(metadata.tables)
+
+
+def test_audit_log_is_append_only(session: Session) -> None:
+    """The database refuses to rewrite or delete audit entries."""
+    audit.record(session, actor_type="system", actor_id=None, action="test", target_type="x",
+                 target_id="1")
+    session.commit()
+    with pytest.raises(DBAPIError):
+        session.execute(text("UPDATE audit_entry SET action = 'tampered'"))
+        session.commit()
+    session.rollback()
+    with pytest.raises(DBAPIError):
+        session.execute(text("DELETE FROM audit_entry"))
+        session.commit()
+    session.rollback()
+    assert session.execute(text("SELECT action FROM audit_entry")).scalars().all() == ["test"]
