@@ -1,0 +1,1 @@
+"""Township ECG carts: registry, enrollment, heartbeat and clock sync, the cart agent, the ECG simulator."""

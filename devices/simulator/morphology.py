@@ -1,0 +1,107 @@
+"""Per-lead wave shapes of one beat, as sums of Gaussians, for the eight independent leads.
+
+Only I, II and V1–V6 are modelled; III, aVR, aVL and aVF are derived from I and II
+(Einthoven and Goldberger), so the limb-lead relations hold exactly by construction.
+Amplitudes in mV, times in seconds relative to QRS onset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Independent leads in this order; the six derived limb leads are computed afterwards.
+INDEPENDENT = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
+LEAD_NAMES = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+
+
+@dataclass(frozen=True)
+class Wave:
+    """A Gaussian component: centre (s from QRS onset), width sigma (s), amplitude per lead (mV)."""
+
+    centre_s: float
+    sigma_s: float
+    amplitude: tuple[float, ...]  # one per INDEPENDENT lead
+
+
+@dataclass(frozen=True)
+class BeatShape:
+    qrs_s: float
+    qrs: tuple[Wave, ...]
+    t_waves: tuple[Wave, ...]
+    st_j_mv: tuple[float, ...] = field(default=(0.0,) * 8)  # ST shift at J, per independent lead
+    r_centre_s: float = 0.040
+
+
+P_AMPLITUDE = (0.08, 0.15, 0.06, 0.06, 0.05, 0.05, 0.05, 0.05)
+
+
+def normal_shape(*, qt_s: float, st_j_mv: tuple[float, ...] = (0.0,) * 8) -> BeatShape:
+    """Narrow QRS (~90 ms), upright T; R/S progression across the chest leads."""
+    q = Wave(0.015, 0.007, (-0.05, -0.08, 0.0, 0.0, 0.0, -0.05, -0.08, -0.08))
+    r = Wave(0.040, 0.010, (0.70, 1.20, 0.20, 0.40, 0.70, 1.20, 1.30, 1.00))
+    s = Wave(0.065, 0.010, (-0.10, -0.20, -1.00, -1.30, -0.80, -0.40, -0.20, -0.10))
+    t = Wave(qt_s - 0.110, 0.045, (0.20, 0.30, 0.10, 0.40, 0.45, 0.40, 0.30, 0.25))
+    return BeatShape(qrs_s=0.090, qrs=(q, r, s), t_waves=(t,), st_j_mv=st_j_mv)
+
+
+def lbbb_shape(*, qt_s: float) -> BeatShape:
+    """Broad notched R in I/aVL/V5/V6, QS in V1–V2, discordant ST-T (QRS ~150 ms)."""
+    r1 = Wave(0.050, 0.020, (0.60, 0.50, 0.00, 0.00, 0.10, 0.60, 0.90, 0.90))
+    r2 = Wave(0.105, 0.022, (0.70, 0.50, 0.00, 0.00, 0.10, 0.70, 1.00, 1.00))
+    qs = Wave(0.075, 0.035, (0.00, 0.00, -1.40, -1.80, -1.20, -0.30, 0.00, 0.00))
+    t = Wave(qt_s - 0.120, 0.055, (-0.25, -0.15, 0.35, 0.45, 0.35, 0.00, -0.25, -0.30))
+    st = (-0.08, -0.05, 0.15, 0.20, 0.15, 0.0, -0.10, -0.10)
+    return BeatShape(qrs_s=0.150, qrs=(r1, r2, qs), t_waves=(t,), st_j_mv=st, r_centre_s=0.105)
+
+
+def rbbb_shape(*, qt_s: float) -> BeatShape:
+    """rsR' in V1, wide late S in I and V6 (QRS ~130 ms)."""
+    q = Wave(0.015, 0.007, (-0.05, -0.06, 0.0, 0.0, 0.0, -0.05, -0.08, -0.08))
+    r = Wave(0.035, 0.010, (0.65, 1.00, 0.25, 0.40, 0.60, 1.10, 1.20, 0.95))
+    s = Wave(0.070, 0.014, (-0.10, -0.15, -0.60, -0.90, -0.60, -0.40, -0.30, -0.25))
+    late = Wave(0.105, 0.016, (-0.30, -0.15, 0.80, 0.55, 0.20, -0.20, -0.30, -0.35))
+    t = Wave(qt_s - 0.110, 0.045, (0.20, 0.25, -0.20, 0.10, 0.35, 0.35, 0.30, 0.25))
+    return BeatShape(qrs_s=0.130, qrs=(q, r, s, late), t_waves=(t,), st_j_mv=(0.0,) * 8)
+
+
+def vt_shape() -> BeatShape:
+    """Monomorphic wide-complex beat (~160 ms), T opposite to the QRS."""
+    r = Wave(0.070, 0.030, (1.10, 1.50, -1.20, -1.00, 0.60, 1.40, 1.50, 1.20))
+    t = Wave(0.260, 0.050, (-0.35, -0.45, 0.35, 0.30, -0.20, -0.40, -0.45, -0.35))
+    return BeatShape(qrs_s=0.160, qrs=(r,), t_waves=(t,), st_j_mv=(0.0,) * 8, r_centre_s=0.070)
+
+
+def render(shape: BeatShape, t_s: np.ndarray, *, amplitude_scale: float = 1.0) -> np.ndarray:
+    """Samples of one beat for times ``t_s`` (s from QRS onset): shape (len(t_s), 8), mV."""
+    out = np.zeros((t_s.size, len(INDEPENDENT)))
+    for wave in (*shape.qrs, *shape.t_waves):
+        g = np.exp(-0.5 * ((t_s - wave.centre_s) / wave.sigma_s) ** 2)
+        out += g[:, None] * np.asarray(wave.amplitude)[None, :]
+    st = np.asarray(shape.st_j_mv)
+    if np.any(st):
+        # A plateau from the J point that blends into the T wave: the ST segment is
+        # shifted as a whole (what the 4th UDMI measures at J), not just the T wave.
+        t_peak = shape.t_waves[0].centre_s
+        rise = 1.0 / (1.0 + np.exp(-(t_s - shape.qrs_s + 0.004) / 0.003))
+        fall = 1.0 / (1.0 + np.exp((t_s - t_peak - 0.03) / 0.025))
+        out += (rise * fall)[:, None] * st[None, :]
+    return out * amplitude_scale
+
+
+def p_wave(t_s: np.ndarray) -> np.ndarray:
+    """A P wave centred at 0 s: (len(t_s), 8) mV."""
+    g = np.exp(-0.5 * (t_s / 0.022) ** 2)
+    return g[:, None] * np.asarray(P_AMPLITUDE)[None, :]
+
+
+def derive_twelve(independent: np.ndarray) -> np.ndarray:
+    """(n, 8) I, II, V1–V6 → (n, 12) in LEAD_NAMES order, limb leads by Einthoven/Goldberger."""
+    lead_i = independent[:, 0]
+    lead_ii = independent[:, 1]
+    iii = lead_ii - lead_i
+    avr = -(lead_i + lead_ii) / 2.0
+    avl = lead_i - lead_ii / 2.0
+    avf = lead_ii - lead_i / 2.0
+    return np.column_stack([lead_i, lead_ii, iii, avr, avl, avf, independent[:, 2:]])

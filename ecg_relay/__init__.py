@@ -1,0 +1,1 @@
+"""The ECG relay: websocket protocol (server and client), ECG formats, storage, analysis."""

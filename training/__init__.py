@@ -1,0 +1,1 @@
+"""Training for township doctors on de-identified real cases (case library, quizzes, credits)."""
