@@ -1,1 +1,1 @@
-"""Township ECG carts: registry, enrollment, heartbeat and clock sync, the cart agent, the ECG simulator."""
+"""Township ECG carts: registry, enrollment, heartbeat and clock sync, cart agent, simulator."""

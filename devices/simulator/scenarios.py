@@ -110,7 +110,7 @@ def build(scenario: str, rng: np.random.Generator, duration: float, hr: float | 
         return _sinus(
             rng,
             duration,
-            hr or rng.uniform(75, 100),
+            hr or rng.uniform(62, 85),
             st=ST_DIFFUSE_DEPRESSION,
             flags=("ST_DEPRESSION",),
         )
@@ -118,8 +118,8 @@ def build(scenario: str, rng: np.random.Generator, duration: float, hr: float | 
         return _sinus(
             rng,
             duration,
-            hr or rng.uniform(58, 70),
-            qtc_s=0.540,
+            hr or rng.uniform(62, 72),
+            qtc_s=0.560,
             rhythm="sinus",
             flags=("QTC_LONG",),
         )
@@ -185,22 +185,27 @@ def _af(rng: np.random.Generator, duration: float, hr: float) -> Plan:
 
 
 def _flutter(rng: np.random.Generator, duration: float) -> Plan:
+    """Typical flutter, F waves ~300/min, with variable 2:1-4:1 conduction."""
     f_rate = rng.uniform(4.7, 5.3)  # ~300/min
-    conduction = int(rng.choice([2, 4]))
-    rr = conduction / f_rate
-    onsets = list(np.arange(rng.uniform(0.1, 0.4), duration - 0.4, rr))
-    qt = _qt_s(60.0 / rr)
+    period = 1.0 / f_rate
+    onsets, t = [], rng.uniform(0.1, 0.4)
+    while t < duration - 0.4:
+        onsets.append(float(t))
+        t += period * int(rng.choice([2, 3, 4], p=[0.5, 0.2, 0.3]))
+    hr = 60.0 / float(np.mean(np.diff(onsets)))
+    qt = _qt_s(hr)
     amps = np.array([0.03, 0.15, 0.10, 0.05, 0.03, 0.02, 0.02, 0.02])
+    phase0 = rng.uniform(0, 1)
 
     def sawtooth(t_s: np.ndarray) -> np.ndarray:
-        phase = (t_s * f_rate) % 1.0
-        wave = np.where(phase < 0.8, -phase / 0.8, (phase - 1.0) / 0.2 + 0.0) + 0.5
+        phase = (t_s * f_rate + phase0) % 1.0
+        wave = np.where(phase < 0.8, -phase / 0.8, (phase - 1.0) / 0.2) + 0.5
         return wave[:, None] * amps[None, :]
 
     beat = m.normal_shape(qt_s=qt)
     return Plan(
-        rhythm=f"flutter_{conduction}to1",
-        qrs_onsets_s=[float(o) for o in onsets],
+        rhythm="flutter_variable",
+        qrs_onsets_s=onsets,
         shapes=[beat] * len(onsets),
         atrial=sawtooth,
         qt_ms=qt * 1000,

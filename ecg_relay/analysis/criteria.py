@@ -1,0 +1,67 @@
+"""Clinical thresholds, each named and cited. Units: mV, ms, beats per minute.
+
+Sources:
+- Thygesen K et al. Fourth Universal Definition of Myocardial Infarction (2018).
+  Eur Heart J 2019;40:237-269 (4th UDMI), Table "ECG manifestations of acute myocardial
+  ischaemia (in absence of LVH and LBBB)".
+- Rautaharju PM et al. AHA/ACCF/HRS recommendations for the standardization and
+  interpretation of the ECG, part IV (ST segment, T and U waves, QT). Circulation 2009;119:e241.
+- Surawicz B et al. Part III (intraventricular conduction disturbances). Circulation 2009;119:e235.
+- 2022 China Chest Pain Center accreditation standard: critical rhythms for the green channel.
+"""
+
+from __future__ import annotations
+
+# 4th UDMI: new ST elevation at the J point in two contiguous leads.
+STE_DEFAULT_MV = 0.10  # >= 1 mm in all leads other than V2-V3
+STE_V2V3_MEN_40_PLUS_MV = 0.20  # >= 2 mm in men >= 40 years
+STE_V2V3_MEN_UNDER_40_MV = 0.25  # >= 2.5 mm in men < 40 years
+STE_V2V3_WOMEN_MV = 0.15  # >= 1.5 mm in women regardless of age
+STE_V2V3_UNKNOWN_MV = 0.15  # unknown sex or age: the most sensitive of the above
+V2V3 = ("V2", "V3")
+
+# 4th UDMI: new horizontal or downsloping ST depression >= 0.5 mm in two contiguous leads.
+STD_MV = 0.05
+STD_UPSLOPE_MV = 0.05  # a rise of more than this from J to J+60 ms is "upsloping"
+RECIPROCAL_MV = 0.05  # reciprocal depression reported as supporting evidence
+# ST elevation in aVR with depression in >= 6 leads: left main / multivessel ischaemia.
+AVR_STE_MV = 0.10
+DIFFUSE_STD_LEADS = 6
+DIFFUSE_STD_MV = 0.10
+# Posterior MI: ST depression in V1-V3 (4th UDMI "posterior leads" discussion), >= 0.5 mm.
+POSTERIOR_STD_MV = 0.05
+
+WIDE_QRS_MS = 120.0  # complete bundle branch block / ventricular origin (Surawicz 2009)
+QTC_LONG_MS = 500.0  # QTc > 500 ms: torsades risk (Rautaharju 2009)
+BRADY_SEVERE_BPM = 40.0
+PAUSE_S = 3.0
+TACHY_SEVERE_BPM = 150.0
+SINUS_BRADY_BPM = 60.0
+SINUS_TACHY_BPM = 100.0
+VT_MIN_BPM = 100.0  # three or more ventricular beats faster than 100/min
+PR_LONG_MS = 200.0  # first-degree AV block
+LOW_VOLTAGE_LIMB_MV = 0.5  # all limb leads QRS < 0.5 mV
+LOW_VOLTAGE_CHEST_MV = 1.0  # all chest leads QRS < 1.0 mV
+
+# Rhythm features (set from physiology, not from the validation records).
+AF_IRREGULARITY = 0.10  # normalised RMSSD of RR; sinus rhythm is typically < 0.06
+FLUTTER_HZ = (3.8, 6.5)  # atrial rate 230-390/min
+FLUTTER_CONCENTRATION = 0.5
+FLUTTER_AMPLITUDE_MV = 0.04
+VF_SPECTRAL_FRACTION = 0.6
+VF_MIN_AMPLITUDE_MV = 0.15
+VF_RR_CHAOS = 0.5  # "RR" irregularity of detections on fibrillation; AF stays well below
+ASYSTOLE_MAX_MV = 0.3
+AVB3_P_TO_QRS_RATIO = 1.3
+AVB3_MAX_VENTRICULAR_BPM = 60.0
+
+
+def ste_threshold_mv(lead: str, *, sex: str | None, age: float | None) -> float:
+    """The 4th UDMI ST-elevation threshold at J for ``lead``, given sex ('M'/'F') and age."""
+    if lead not in V2V3:
+        return STE_DEFAULT_MV
+    if sex == "F":
+        return STE_V2V3_WOMEN_MV
+    if sex == "M" and age is not None:
+        return STE_V2V3_MEN_40_PLUS_MV if age >= 40 else STE_V2V3_MEN_UNDER_40_MV
+    return STE_V2V3_UNKNOWN_MV

@@ -1,0 +1,160 @@
+"""Fiducial points on median beats: QRS onset/offset (J point), T end, P wave, ST levels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ONSET_SEARCH_S = 0.15
+OFFSET_SEARCH_S = 0.20
+VELOCITY_FRACTION = 0.12  # of the peak spatial velocity: edge of the QRS
+STEEP_FRACTION = 0.25
+OFFSET_AFTER_STEEP_S = 0.04
+QUIET_ONSET_S = 0.010
+QUIET_OFFSET_S = 0.016
+BASELINE_WINDOW_S = (0.035, 0.010)  # PR segment: 35 to 10 ms before QRS onset
+BASELINE_DRIFT_MV = 0.05
+ST_J_WINDOW_S = 0.008  # ST at J averaged over 8 ms
+ST_60_S = 0.060  # J + 60 ms
+P_MIN_MV = 0.04  # smallest P wave we call present in the median beat
+
+
+@dataclass(frozen=True)
+class Fiducials:
+    r: int
+    qrs_onset: int
+    qrs_offset: int  # the J point
+    t_end: int | None
+    p_onset: int | None
+    p_amplitude_mv: float | None
+    baseline: np.ndarray  # per lead, mV
+    st_j: np.ndarray  # per lead, mV relative to PR baseline
+    st_j60: np.ndarray
+    t_amplitude: np.ndarray
+    qrs_area: np.ndarray  # per lead, mV*s (net, baseline-corrected)
+    qrs_ptp: np.ndarray  # per lead, mV
+    terminal_qrs: np.ndarray  # mean of the last 40 ms of QRS per lead, mV
+    baseline_stable: np.ndarray  # bool per lead: the PR segment is a usable ST reference
+
+
+def _quiet_run(mask: np.ndarray, start: int, step: int, need: int) -> int:
+    """First index from ``start`` (moving by ``step``) where ``mask`` is False ``need`` times."""
+    run = 0
+    i = start
+    while 0 <= i < mask.size:
+        run = run + 1 if not mask[i] else 0
+        if run >= need:
+            return i - step * (need - 1)
+        i += step
+    return int(np.clip(i - step, 0, mask.size - 1))
+
+
+def delineate(
+    med: np.ndarray,
+    fs: int,
+    r: int,
+    usable: np.ndarray,
+    rr_s: float,
+    p_lead_idx: tuple[int, ...] = (),
+) -> Fiducials:
+    """Fiducials of the median beats ``med`` (window, leads) with R at index ``r``."""
+    cols = np.flatnonzero(usable)
+    good = med[:, cols] if cols.size else med
+    vel = np.sqrt(np.sum(np.gradient(good, axis=0) ** 2, axis=1))
+    a, b = max(1, r - int(ONSET_SEARCH_S * fs)), min(vel.size - 1, r + int(OFFSET_SEARCH_S * fs))
+    peak = float(vel[a:b].max()) if b > a else float(vel.max())
+    active = vel > VELOCITY_FRACTION * peak
+    onset = _quiet_run(active, r, -1, max(1, int(QUIET_ONSET_S * fs)))
+    onset = max(onset, a)
+    # The end of the steep part of the QRS bounds the search, so a sloping ST segment or
+    # an early T wave (wide complexes, discordant ST-T) is not counted as QRS.
+    steep = np.flatnonzero(vel[r:b] > STEEP_FRACTION * peak)
+    last_steep = r + int(steep[-1]) if steep.size else r
+    offset = _quiet_run(active, last_steep, +1, max(1, int(QUIET_OFFSET_S * fs)))
+    offset = min(offset, b, last_steep + int(OFFSET_AFTER_STEEP_S * fs))
+
+    b0 = max(0, onset - int(BASELINE_WINDOW_S[0] * fs))
+    b1 = max(b0 + 1, onset - int(BASELINE_WINDOW_S[1] * fs))
+    baseline = np.median(med[b0:b1], axis=0)
+    # A PR segment that slopes (flutter waves locked to the QRS, a P wave running into
+    # the QRS) is no reference for ST: such leads are left out of the ST criteria.
+    edge = max(1, (b1 - b0) // 4)
+    drift = np.abs(np.median(med[b1 - edge : b1], axis=0) - np.median(med[b0 : b0 + edge], axis=0))
+    baseline_stable = drift < BASELINE_DRIFT_MV
+    rel = med - baseline
+
+    j1 = min(rel.shape[0], offset + max(1, int(ST_J_WINDOW_S * fs)))
+    st_j = rel[offset:j1].mean(axis=0)
+    k = min(rel.shape[0] - 1, offset + int(ST_60_S * fs))
+    st_j60 = rel[max(0, k - 2) : k + 3].mean(axis=0)
+
+    qrs = rel[onset : offset + 1]
+    qrs_area = qrs.sum(axis=0) / fs
+    qrs_ptp = np.ptp(qrs, axis=0) if qrs.shape[0] > 1 else np.zeros(med.shape[1])
+    tail = rel[max(onset, offset - int(0.04 * fs)) : offset + 1]
+    terminal = tail.mean(axis=0)
+
+    # T wave: on the lead with the largest excursion after the ST segment.
+    t_start = offset + int(0.06 * fs)
+    t_stop = min(rel.shape[0], r + int(min(0.6, 0.85 * rr_s) * fs))
+    t_end = None
+    t_amp = np.zeros(med.shape[1])
+    if t_stop - t_start > int(0.08 * fs):
+        seg = rel[t_start:t_stop] - st_j60[None, :] * 0.0
+        t_idx = np.argmax(np.abs(seg), axis=0)
+        t_amp = seg[t_idx, np.arange(seg.shape[1])]
+        masked = np.where(usable, np.abs(t_amp), 0.0)
+        lead = int(np.argmax(masked))
+        x = rel[:, lead]
+        tp = t_start + int(t_idx[lead])
+        slope = np.gradient(x[tp:t_stop]) if t_stop - tp >= 3 else np.zeros(0)
+        if slope.size > 2 and abs(t_amp[lead]) > 0.05:
+            sign = -np.sign(t_amp[lead])
+            steepest = int(np.argmax(slope * sign))
+            s = slope[steepest]
+            if s * sign > 1e-6:
+                t_end = round(tp + steepest + (0.0 - x[tp + steepest]) / s)
+                t_end = int(np.clip(t_end, tp, t_stop - 1))
+
+    # P wave: the largest bump before the QRS in the lead where it is largest.
+    p_onset = None
+    p_amp = None
+    # Start after the previous beat's T wave: at fast rates it sits where a P would be.
+    p0 = max(0, onset - int(0.30 * fs), r - int(0.45 * rr_s * fs))
+    p1 = onset - int(0.04 * fs)
+    if p1 - p0 > int(0.05 * fs):
+        seg = rel[p0:p1]
+        amp_idx = np.argmax(np.abs(seg), axis=0)
+        amps = seg[amp_idx, np.arange(seg.shape[1])]
+        p_leads = np.zeros(usable.size, dtype=bool)
+        p_leads[[i for i in p_lead_idx if i < usable.size]] = True
+        candidates = usable & p_leads if (usable & p_leads).any() else usable
+        masked = np.where(candidates, np.abs(amps), 0.0)
+        lead = int(np.argmax(masked))
+        # P must stand clear of the PR-segment noise in this median beat.
+        noise = float(np.std(rel[b0:b1, lead])) if b1 > b0 else 0.0
+        if abs(amps[lead]) >= P_MIN_MV and abs(amps[lead]) > 4 * noise:
+            p_amp = float(amps[lead])
+            peak_i = p0 + int(amp_idx[lead])
+            x = np.abs(rel[:, lead])
+            i = peak_i
+            while i > p0 and x[i] > 0.15 * abs(p_amp):
+                i -= 1
+            p_onset = i
+    return Fiducials(
+        r=r,
+        qrs_onset=onset,
+        qrs_offset=offset,
+        t_end=t_end,
+        p_onset=p_onset,
+        p_amplitude_mv=p_amp,
+        baseline=baseline,
+        st_j=st_j,
+        st_j60=st_j60,
+        t_amplitude=t_amp,
+        qrs_area=qrs_area,
+        qrs_ptp=qrs_ptp,
+        terminal_qrs=terminal,
+        baseline_stable=baseline_stable,
+    )

@@ -1,0 +1,77 @@
+"""Lead names: normalisation of common spellings and the contiguous-lead groups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+LIMB_LEADS = STANDARD_LEADS[:6]
+CHEST_LEADS = STANDARD_LEADS[6:]
+
+_ALIASES = {
+    "MLII": "II",
+    "ML2": "II",
+    "D1": "I",
+    "D2": "II",
+    "D3": "III",
+    "DI": "I",
+    "DII": "II",
+    "DIII": "III",
+    "L1": "I",
+    "L2": "II",
+    "L3": "III",
+    "-AVR": "-aVR",
+}
+
+
+def normalise_lead(name: str) -> str:
+    """The standard spelling of a lead name ('ii' → 'II', 'AVF' → 'aVF', 'v1' → 'V1')."""
+    key = name.strip().upper().replace(" ", "").replace("_", "")
+    if key in _ALIASES:
+        return _ALIASES[key]
+    if key in ("I", "II", "III"):
+        return key
+    if key in ("AVR", "AVL", "AVF"):
+        return "a" + key[1:]
+    if key.startswith("V") and key[1:].isdigit():
+        return "V" + key[1:]
+    return name.strip()
+
+
+def lead_index(names: Sequence[str]) -> dict[str, int]:
+    """Standard name → column index, first occurrence wins."""
+    out: dict[str, int] = {}
+    for i, n in enumerate(names):
+        out.setdefault(normalise_lead(n), i)
+    return out
+
+
+# Anatomically contiguous pairs (Cabrera order for the limb leads), 4th UDMI:
+# "new ST elevation at the J point in two contiguous leads".
+TERRITORIES: dict[str, tuple[tuple[str, str], ...]] = {
+    "STEMI_INFERIOR": (("II", "aVF"), ("aVF", "III"), ("II", "III")),
+    "STEMI_ANTERIOR": (("V1", "V2"), ("V2", "V3"), ("V3", "V4")),
+    "STEMI_LATERAL": (("aVL", "I"), ("V5", "V6"), ("V4", "V5")),
+}
+TERRITORY_LEADS: dict[str, tuple[str, ...]] = {
+    "STEMI_INFERIOR": ("II", "III", "aVF"),
+    "STEMI_ANTERIOR": ("V1", "V2", "V3", "V4"),
+    "STEMI_LATERAL": ("I", "aVL", "V5", "V6"),
+}
+RECIPROCAL_LEADS: dict[str, tuple[str, ...]] = {
+    "STEMI_INFERIOR": ("I", "aVL"),
+    "STEMI_ANTERIOR": ("II", "III", "aVF"),
+    "STEMI_LATERAL": ("II", "III", "aVF"),
+}
+# Every contiguous pair, for ST depression in two contiguous leads.
+CONTIGUOUS_PAIRS: tuple[tuple[str, str], ...] = (
+    ("aVL", "I"),
+    ("I", "II"),
+    ("II", "aVF"),
+    ("aVF", "III"),
+    ("V1", "V2"),
+    ("V2", "V3"),
+    ("V3", "V4"),
+    ("V4", "V5"),
+    ("V5", "V6"),
+)

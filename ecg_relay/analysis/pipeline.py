@@ -1,0 +1,562 @@
+"""The full analysis of one ECG: quality → beats → median beats → measurements → flags."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.signal import detrend
+
+from ecg_relay.analysis import criteria as c
+from ecg_relay.analysis import filters
+from ecg_relay.analysis.beats import MEDIAN_PRE_S, detect_qrs, median_beats, type_beats
+from ecg_relay.analysis.delineation import Fiducials, delineate
+from ecg_relay.analysis.leads import (
+    CHEST_LEADS,
+    CONTIGUOUS_PAIRS,
+    LIMB_LEADS,
+    RECIPROCAL_LEADS,
+    TERRITORIES,
+    TERRITORY_LEADS,
+    normalise_lead,
+)
+from ecg_relay.analysis.quality import lead_quality, limb_reversal_suspected
+from ecg_relay.analysis.result import ALGORITHM_VERSION, AnalysisResult, Flag, Severity
+from ecg_relay.analysis.rhythm import (
+    atrial_activity,
+    residual,
+    rr_irregularity,
+    vf_spectrum_fraction,
+)
+
+FS = filters.TARGET_FS
+RBBB_LATE_R_MV = 0.15
+P_LOCK_CORRELATION = 0.6
+DETECTABLE = frozenset({"ok", "noise", "wander", "mains"})
+MEASURABLE = frozenset({"ok", "mains"})
+
+
+def _r(value: float | None, nd: int = 1) -> float | None:
+    return None if value is None or not np.isfinite(value) else round(float(value), nd)
+
+
+def _unreadable(
+    reason: str, quality: dict[str, str], extra: dict[str, Any] | None = None
+) -> AnalysisResult:
+    return AnalysisResult(
+        algorithm_version=ALGORITHM_VERSION,
+        readable=False,
+        heart_rate_bpm=None,
+        measurements={"unreadable_reason": reason, **(extra or {})},
+        lead_quality=quality,
+        flags=(Flag("REPEAT_ECG", Severity.URGENT, {"reason": reason}),),
+    )
+
+
+def analyze(
+    signals: np.ndarray,
+    fs: float,
+    lead_names: Sequence[str],
+    *,
+    sex: str | None = None,
+    age: float | None = None,
+    mains_hz: float = 50.0,
+) -> AnalysisResult:
+    """Measure one ECG and flag acute patterns.
+
+    Parameters
+    ----------
+    signals : (n_samples, n_leads) array in physical units (mV).
+    fs : sampling rate in Hz.
+    lead_names : one name per column; common spellings are normalised ('ii', 'AVF', 'MLII').
+    sex : 'M', 'F' or None; age : years or None. Unknown sex or age makes the V2-V3
+        ST-elevation threshold the most sensitive one (4th UDMI).
+    mains_hz : mains frequency for the notch filter (50 Hz in China).
+    """
+    x = np.asarray(signals, dtype=float)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2 or x.shape[1] != len(lead_names):
+        raise ValueError(f"signals shape {x.shape} does not match {len(lead_names)} lead names")
+    names = [normalise_lead(n) for n in lead_names]
+    if fs <= 0 or x.shape[0] < 2 * fs:
+        return _unreadable("too_short", dict.fromkeys(names, "missing"))
+
+    nan_frac = np.mean(~np.isfinite(x), axis=0)
+    med_fill = np.where(np.isfinite(x), x, np.nan)
+    fill = np.nan_to_num(np.nanmedian(med_fill, axis=0), nan=0.0) if np.isfinite(x).any() else 0.0
+    x = np.where(np.isfinite(x), x, fill)
+    x = filters.resample(x, fs)
+    labels = lead_quality(x, FS, mains_hz)
+    labels = ["missing" if nan_frac[j] > 0.1 else lab for j, lab in enumerate(labels)]
+    quality = dict(zip(names, labels, strict=True))
+    detectable = np.array([lab in DETECTABLE for lab in labels])
+    measurable = np.array([lab in MEASURABLE for lab in labels])
+    if not detectable.any():
+        return _unreadable("all_leads_flat_or_missing", quality)
+    if detectable.sum() < max(1, int(np.ceil(0.5 * len(names)))):
+        return _unreadable("too_many_bad_leads", quality)
+    if not measurable.any():
+        measurable = detectable
+
+    diag = filters.diagnostic(x, FS, mains_hz)
+    band = filters.detection(x, FS)
+    r_peaks = detect_qrs(band, FS, detectable)
+    dominant = type_beats(diag, r_peaks, FS, detectable)
+    amp = float(max(np.ptp(diag[:, j]) for j in np.flatnonzero(detectable)))
+    vf_frac = float(
+        np.median([vf_spectrum_fraction(diag[:, j], FS) for j in np.flatnonzero(detectable)])
+    )
+    dom_share = float(dominant.mean()) if r_peaks.size else 0.0
+
+    # Lethal rhythms first: no organised QRS complexes. Below 0.3 mV in every lead
+    # there is no QRS to detect, whatever the detector found in the noise.
+    # Fibrillation waves fool any QRS detector; what it finds on them has no consistent RR.
+    chaotic = r_peaks.size >= 3 and rr_irregularity(np.diff(r_peaks) / FS) >= c.VF_RR_CHAOS
+    if (
+        r_peaks.size < 3
+        or dom_share < 0.5
+        or amp < c.ASYSTOLE_MAX_MV
+        or (chaotic and vf_frac >= c.VF_SPECTRAL_FRACTION)
+    ):
+        ev = {
+            "spectral_3_9hz_fraction": round(vf_frac, 2),
+            "amplitude_mv": round(amp, 2),
+            "detected_complexes": int(r_peaks.size),
+        }
+        if vf_frac >= c.VF_SPECTRAL_FRACTION and amp >= c.VF_MIN_AMPLITUDE_MV:
+            flag = Flag(
+                "VF_ASYSTOLE", Severity.CRITICAL, {"rhythm": "ventricular_fibrillation", **ev}
+            )
+        elif amp < c.ASYSTOLE_MAX_MV:
+            flag = Flag("VF_ASYSTOLE", Severity.CRITICAL, {"rhythm": "asystole", **ev})
+        else:
+            return _unreadable("no_organised_qrs", quality, ev)
+        return AnalysisResult(
+            ALGORITHM_VERSION, True, None, {"beats": int(r_peaks.size), **ev}, quality, (flag,)
+        )
+
+    rr = np.diff(r_peaks) / FS
+    hr = 60.0 / float(np.median(rr))
+    mean_rr = float(np.mean(rr))
+    med = median_beats(diag, r_peaks, dominant, FS)
+    if med is None:
+        return _unreadable("no_complete_beat", quality)
+    # P waves are judged in the leads where they are clearest (II, V1), as readers do.
+    p_leads = tuple(i for i, n in enumerate(names) if n == "II") or tuple(
+        i for i, n in enumerate(names) if n == "V1"
+    )
+    fid = delineate(med, FS, int(MEDIAN_PRE_S * FS), measurable, float(np.median(rr)), p_leads)
+    return _assess(
+        names,
+        quality,
+        measurable,
+        diag,
+        med,
+        r_peaks,
+        dominant,
+        rr,
+        hr,
+        mean_rr,
+        fid,
+        fs,
+        sex=sex,
+        age=age,
+    )
+
+
+def _assess(
+    names: list[str],
+    quality: dict[str, str],
+    measurable: np.ndarray,
+    diag: np.ndarray,
+    med: np.ndarray,
+    r_peaks: np.ndarray,
+    dominant: np.ndarray,
+    rr: np.ndarray,
+    hr: float,
+    mean_rr: float,
+    fid: Fiducials,
+    input_fs: float,
+    *,
+    sex: str | None,
+    age: float | None,
+) -> AnalysisResult:
+    idx = {n: i for i, n in reversed(list(enumerate(names)))}
+    ok = {n for n, i in idx.items() if measurable[i]}
+    st_ok = {n for n in ok if fid.baseline_stable[idx[n]]}
+    st_j = {n: float(fid.st_j[i]) for n, i in idx.items()}
+    st_60 = {n: float(fid.st_j60[i]) for n, i in idx.items()}
+    qrs_ms = (fid.qrs_offset - fid.qrs_onset) / FS * 1000
+    qt_ms = (fid.t_end - fid.qrs_onset) / FS * 1000 if fid.t_end is not None else None
+    rr_med = float(np.median(rr))
+    qtc_b = qt_ms / np.sqrt(rr_med) if qt_ms else None
+    qtc_f = qt_ms / np.cbrt(rr_med) if qt_ms else None
+    p_present = fid.p_amplitude_mv is not None and _p_time_locked(diag, r_peaks, fid, idx)
+    pr_ms = (fid.qrs_onset - fid.p_onset) / FS * 1000 if fid.p_onset is not None else None
+    axis = None
+    if "I" in idx and "aVF" in idx:
+        axis = float(np.degrees(np.arctan2(fid.qrs_area[idx["aVF"]], fid.qrs_area[idx["I"]])))
+    irregular = rr_irregularity(rr)
+    atrial_lead = next((n for n in ("II", "V1", "III", "aVF") if n in ok), None)
+    atrial = None
+    if atrial_lead is not None:
+        j = idx[atrial_lead]
+        atrial = atrial_activity(residual(diag[:, [j]], med[:, [j]], r_peaks, FS)[:, 0], FS)
+
+    flags: list[Flag] = []
+    not_evaluated: list[str] = []
+    wide = qrs_ms >= c.WIDE_QRS_MS
+    regular = irregular < c.AF_IRREGULARITY
+    n_beats = int(r_peaks.size)
+
+    vt = wide and hr >= c.VT_MIN_BPM and not p_present and regular and dominant.mean() >= 0.7
+    if vt:
+        flags.append(
+            Flag(
+                "VT",
+                Severity.CRITICAL,
+                {
+                    "heart_rate_bpm": _r(hr),
+                    "qrs_ms": _r(qrs_ms),
+                    "p_waves": "absent",
+                    "thresholds": {"qrs_ms": c.WIDE_QRS_MS, "rate_bpm": c.VT_MIN_BPM},
+                },
+            )
+        )
+    lbbb = rbbb = False
+    if wide and not vt:
+        if {"V1", "I", "V6"} <= idx.keys():
+            v1, i1, v6 = idx["V1"], idx["I"], idx["V6"]
+            # RBBB: a late R' in V1, 60-130 ms into the QRS (Surawicz 2009); LBBB: V1
+            # negative, I and V6 positive without a late S.
+            w0 = fid.qrs_onset + int(0.06 * FS)
+            w1 = fid.qrs_onset + int(0.13 * FS)
+            late_r_v1 = float((med[w0:w1, v1] - fid.baseline[v1]).max()) if w1 > w0 else 0.0
+            rbbb = late_r_v1 > RBBB_LATE_R_MV and (
+                fid.terminal_qrs[i1] < 0 or fid.terminal_qrs[v6] < 0
+            )
+            lbbb = (
+                not rbbb
+                and fid.qrs_area[v1] < 0
+                and fid.qrs_area[i1] > 0
+                and fid.qrs_area[v6] > 0
+                and late_r_v1 < RBBB_LATE_R_MV
+            )
+        else:
+            not_evaluated.append("bundle_branch_block: needs V1, I and V6")
+    if lbbb:
+        flags.append(
+            Flag(
+                "LBBB",
+                Severity.URGENT,
+                {
+                    "qrs_ms": _r(qrs_ms),
+                    "note": "STEMI criteria do not apply (apply Sgarbossa by a cardiologist)",
+                },
+            )
+        )
+    if rbbb:
+        flags.append(Flag("RBBB", Severity.INFO, {"qrs_ms": _r(qrs_ms)}))
+
+    st_applicable = not wide or rbbb
+    if st_applicable:
+        flags.extend(
+            _stemi_flags(st_ok, st_j, st_60, sex=sex, age=age, not_evaluated=not_evaluated)
+        )
+    elif not vt:
+        not_evaluated.append("STEMI: wide QRS, ST criteria do not apply")
+
+    # Rhythm.
+    max_rr = float(rr.max()) if rr.size else 0.0
+    if hr < c.BRADY_SEVERE_BPM or max_rr > c.PAUSE_S:
+        flags.append(
+            Flag(
+                "BRADY_SEVERE",
+                Severity.CRITICAL,
+                {
+                    "heart_rate_bpm": _r(hr),
+                    "longest_rr_s": _r(max_rr, 2),
+                    "thresholds": {"rate_bpm": c.BRADY_SEVERE_BPM, "pause_s": c.PAUSE_S},
+                },
+            )
+        )
+    avb3 = False
+    if atrial is not None and atrial.p_rate_bpm is not None and atrial.p_regular:
+        avb3 = (
+            regular
+            and hr < c.AVB3_MAX_VENTRICULAR_BPM
+            and atrial.p_rate_bpm > c.AVB3_P_TO_QRS_RATIO * hr
+        )
+        if avb3:
+            flags.append(
+                Flag(
+                    "AVB3",
+                    Severity.CRITICAL,
+                    {
+                        "atrial_rate_bpm": _r(atrial.p_rate_bpm),
+                        "ventricular_rate_bpm": _r(hr),
+                        "note": "P waves march through at their own rate (AV dissociation)",
+                    },
+                )
+            )
+    afl = _flutter(atrial)
+    af = not vt and not afl and n_beats >= 6 and irregular >= c.AF_IRREGULARITY and not p_present
+    if afl:
+        flags.append(
+            Flag(
+                "AFL",
+                Severity.URGENT,
+                {"ventricular_rate_bpm": _r(hr), "atrial_rate_bpm": _r(afl * 60)},
+            )
+        )
+    if af:
+        flags.append(
+            Flag(
+                "AF",
+                Severity.URGENT,
+                {
+                    "ventricular_rate_bpm": _r(hr),
+                    "rr_irregularity": _r(irregular, 3),
+                    "p_waves": "absent",
+                    "threshold_irregularity": c.AF_IRREGULARITY,
+                },
+            )
+        )
+    if hr > c.TACHY_SEVERE_BPM:
+        flags.append(Flag("TACHY_SEVERE", Severity.URGENT, {"heart_rate_bpm": _r(hr)}))
+    if qtc_b is not None and qtc_b > c.QTC_LONG_MS and not wide:
+        flags.append(
+            Flag(
+                "QTC_LONG",
+                Severity.URGENT,
+                {"qtc_bazett_ms": _r(qtc_b), "qt_ms": _r(qt_ms), "threshold_ms": c.QTC_LONG_MS},
+            )
+        )
+    sinus = p_present and regular and not (af or afl or avb3 or vt)
+    if sinus and hr < c.SINUS_BRADY_BPM:
+        flags.append(Flag("SINUS_BRADY", Severity.INFO, {"heart_rate_bpm": _r(hr)}))
+    if sinus and c.SINUS_TACHY_BPM < hr <= c.TACHY_SEVERE_BPM:
+        flags.append(Flag("SINUS_TACHY", Severity.INFO, {"heart_rate_bpm": _r(hr)}))
+    if sinus and pr_ms is not None and pr_ms > c.PR_LONG_MS:
+        flags.append(
+            Flag("AVB1", Severity.INFO, {"pr_ms": _r(pr_ms), "threshold_ms": c.PR_LONG_MS})
+        )
+    limb = [n for n in LIMB_LEADS if n in ok]
+    chest = [n for n in CHEST_LEADS if n in ok]
+    if (len(limb) == 6 and all(fid.qrs_ptp[idx[n]] < c.LOW_VOLTAGE_LIMB_MV for n in limb)) or (
+        len(chest) == 6 and all(fid.qrs_ptp[idx[n]] < c.LOW_VOLTAGE_CHEST_MV for n in chest)
+    ):
+        flags.append(
+            Flag(
+                "LOW_VOLTAGE",
+                Severity.INFO,
+                {"limb_max_mv": _r(max((fid.qrs_ptp[idx[n]] for n in limb), default=0.0), 2)},
+            )
+        )
+    bad = {n: q for n, q in quality.items() if q != "ok"}
+    reversal = limb_reversal_suspected(
+        {n: float(fid.qrs_area[i]) for n, i in idx.items()},
+        {
+            "I": float(
+                med[max(0, fid.p_onset or 0) : fid.qrs_onset, idx["I"]].mean()
+                - fid.baseline[idx["I"]]
+            )
+            if "I" in idx and fid.p_onset is not None
+            else 0.0
+        },
+    )
+    if bad or reversal:
+        ev: dict[str, Any] = {"leads": bad}
+        if reversal:
+            ev["suspected_limb_lead_reversal"] = "LA/RA"
+        flags.append(Flag("POOR_QUALITY", Severity.INFO, ev))
+
+    scale = input_fs / FS
+    measurements: dict[str, Any] = {
+        "heart_rate_bpm": _r(hr),
+        "rr_mean_ms": _r(mean_rr * 1000),
+        "rr_sd_ms": _r(float(np.std(rr)) * 1000),
+        "rr_irregularity": _r(irregular, 3),
+        "beats": n_beats,
+        "dominant_beats": int(dominant.sum()),
+        "pr_ms": _r(pr_ms),
+        "qrs_ms": _r(qrs_ms),
+        "qt_ms": _r(qt_ms),
+        "qtc_bazett_ms": _r(qtc_b),
+        "qtc_fridericia_ms": _r(qtc_f),
+        "axis_deg": _r(axis, 0),
+        "p_wave_present": p_present,
+        "atrial_dominant_hz": _r(atrial.dominant_hz, 2) if atrial else None,
+        "st_j_mv": {n: round(v, 3) for n, v in st_j.items()},
+        "st_j60_mv": {n: round(v, 3) for n, v in st_60.items()},
+        "r_peaks": [round(p * scale) for p in r_peaks],
+        "not_evaluated": not_evaluated,
+    }
+    return AnalysisResult(ALGORITHM_VERSION, True, _r(hr), measurements, quality, tuple(flags))
+
+
+def _stemi_flags(
+    ok: set[str],
+    st_j: dict[str, float],
+    st_60: dict[str, float],
+    *,
+    sex: str | None,
+    age: float | None,
+    not_evaluated: list[str],
+) -> list[Flag]:
+    flags: list[Flag] = []
+    elevated_any = False
+    for code, pairs in TERRITORIES.items():
+        met: dict[str, float] = {}
+        thresholds: dict[str, float] = {}
+        evaluable = False
+        for a, b in pairs:
+            if a not in ok or b not in ok:
+                continue
+            evaluable = True
+            ta = c.ste_threshold_mv(a, sex=sex, age=age)
+            tb = c.ste_threshold_mv(b, sex=sex, age=age)
+            if st_j[a] >= ta and st_j[b] >= tb:
+                met[a], met[b] = round(st_j[a], 3), round(st_j[b], 3)
+                thresholds[a], thresholds[b] = ta, tb
+        if not evaluable:
+            not_evaluated.append(f"{code}: contiguous leads missing or poor quality")
+            continue
+        if met:
+            elevated_any = True
+            reciprocal = {
+                n: round(st_j[n], 3)
+                for n in RECIPROCAL_LEADS[code]
+                if n in ok and st_j[n] <= -c.RECIPROCAL_MV
+            }
+            flags.append(
+                Flag(
+                    code,
+                    Severity.CRITICAL,
+                    {
+                        "leads": sorted(met),
+                        "st_j_mv": met,
+                        "thresholds_mv": thresholds,
+                        "territory_leads": list(TERRITORY_LEADS[code]),
+                        "reciprocal_depression_mv": reciprocal,
+                        "criterion": "4th UDMI: new ST elevation at J in two contiguous leads",
+                        "sex": sex,
+                        "age": age,
+                    },
+                )
+            )
+    depressed = {n: round(st_60[n], 3) for n in ok if n != "aVR" and st_60[n] <= -c.DIFFUSE_STD_MV}
+    if "aVR" in ok and st_j["aVR"] >= c.AVR_STE_MV and len(depressed) >= c.DIFFUSE_STD_LEADS:
+        flags.append(
+            Flag(
+                "STE_AVR_DIFFUSE_STD",
+                Severity.CRITICAL,
+                {
+                    "st_j_avr_mv": round(st_j["aVR"], 3),
+                    "depressed_leads_mv": depressed,
+                    "thresholds": {"avr_mv": c.AVR_STE_MV, "leads": c.DIFFUSE_STD_LEADS},
+                },
+            )
+        )
+    post = [
+        n
+        for n in ("V1", "V2", "V3")
+        if n in ok
+        and st_60[n] <= -2 * c.POSTERIOR_STD_MV
+        and st_60[n] - st_j[n] <= c.STD_UPSLOPE_MV
+    ]
+    lateral_chest = [st_60[n] for n in ("V4", "V5", "V6") if n in ok]
+    contiguous_post = any(a in post and b in post for a, b in (("V1", "V2"), ("V2", "V3")))
+    if (
+        contiguous_post
+        and not elevated_any
+        and min(st_60[n] for n in post) < min(lateral_chest, default=0.0)
+    ):
+        flags.append(
+            Flag(
+                "POSTERIOR_PATTERN",
+                Severity.CRITICAL,
+                {
+                    "st_j60_mv": {n: round(st_60[n], 3) for n in post},
+                    "note": "ST depression V1-V3: record V7-V9",
+                },
+            )
+        )
+
+    def depressed_flat(n: str) -> bool:
+        at_j = st_j[n] <= -c.STD_MV and st_60[n] <= st_j[n] + c.STD_UPSLOPE_MV
+        at_60 = st_60[n] <= -c.STD_MV and st_60[n] - st_j[n] <= c.STD_UPSLOPE_MV
+        return at_j or at_60
+
+    depressed_pairs = [
+        (a, b)
+        for a, b in CONTIGUOUS_PAIRS
+        if a in ok and b in ok and depressed_flat(a) and depressed_flat(b)
+    ]
+    if depressed_pairs and not elevated_any:
+        leads = sorted({n for p in depressed_pairs for n in p})
+        flags.append(
+            Flag(
+                "ST_DEPRESSION",
+                Severity.URGENT,
+                {
+                    "leads": leads,
+                    "st_j_mv": {n: round(st_j[n], 3) for n in leads},
+                    "st_j60_mv": {n: round(st_60[n], 3) for n in leads},
+                    "threshold_mv": -c.STD_MV,
+                    "shape": "horizontal or downsloping",
+                },
+            )
+        )
+    return flags
+
+
+def _flutter(atrial: Any) -> float | None:
+    """Atrial flutter rate in Hz from the QRS-T-cancelled signal.
+
+    Flutter waves locked to the QRS by fixed 2:1 or 4:1 conduction cancel with the median
+    beat and are missed here (a known limitation, see docs/validation.md).
+    """
+    lo, hi = c.FLUTTER_HZ
+    if (
+        atrial is not None
+        and atrial.dominant_hz is not None
+        and lo <= atrial.dominant_hz <= hi
+        and atrial.concentration >= c.FLUTTER_CONCENTRATION
+        and atrial.amplitude_mv >= c.FLUTTER_AMPLITUDE_MV
+    ):
+        return float(atrial.dominant_hz)
+    return None
+
+
+def _p_time_locked(
+    diag: np.ndarray, r_peaks: np.ndarray, fid: Fiducials, idx: dict[str, int]
+) -> bool:
+    """True when the median beat's P wave recurs beat by beat at the same place.
+
+    Fibrillation and flutter waves leave a bump in a median of a few beats too; a real P
+    wave is locked to its QRS, so each beat's PR window resembles the median's.
+    """
+    if fid.p_onset is None:
+        return False
+    lead = idx.get("II", idx.get("V1"))
+    if lead is None:
+        return True
+    pre = int(MEDIAN_PRE_S * FS)
+    a = fid.p_onset - pre
+    b = min(fid.qrs_onset - int(0.02 * FS), fid.p_onset + int(0.10 * FS)) - pre
+    if b - a < int(0.04 * FS):
+        return False
+    segs = []
+    for r in r_peaks:
+        if r + a >= 0 and r + b <= diag.shape[0]:
+            # Detrended: a sloping T-wave tail correlates with anything sloping; a P is a bump.
+            segs.append(detrend(diag[r + a : r + b, lead]))
+    if len(segs) < 3:
+        return True
+    stack = np.array(segs)
+    template = np.median(stack, axis=0)
+    corr = [np.corrcoef(sg, template)[0, 1] for sg in stack if np.std(sg) > 1e-9]
+    return bool(corr) and float(np.median(corr)) >= P_LOCK_CORRELATION

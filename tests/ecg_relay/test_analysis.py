@@ -1,0 +1,176 @@
+"""ECG analysis on synthetic and simulated signals with known truth."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from devices.simulator import SCENARIOS, simulate
+from ecg_relay.analysis import ALGORITHM_VERSION, AnalysisResult, Severity, analyze
+from ecg_relay.analysis.criteria import ste_threshold_mv
+from ecg_relay.analysis.leads import normalise_lead
+
+FS = 500
+LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+
+
+def _ecg(scenario: str, seed: int = 1) -> AnalysisResult:
+    e = simulate(scenario, seed=seed)
+    return analyze(e.signals, e.fs, e.lead_names, sex="M", age=60)
+
+
+def test_result_is_json_and_round_trips() -> None:
+    """The result serialises to JSON and back without loss, with the algorithm version."""
+    r = _ecg("inferior_stemi")
+    data = json.loads(json.dumps(r.to_dict()))
+    back = AnalysisResult.from_dict(data)
+    assert back == r
+    assert data["algorithm_version"] == ALGORITHM_VERSION
+    assert data["acute"] is True
+
+
+@pytest.mark.parametrize("rate", [48.0, 75.0, 125.0])
+def test_heart_rate_within_two_bpm(rate: float) -> None:
+    """Heart rate of a simulated sinus rhythm within 2/min of the truth."""
+    e = simulate("normal", seed=4, heart_rate_bpm=rate)
+    r = analyze(e.signals, e.fs, e.lead_names)
+    assert e.truth.heart_rate_bpm is not None and r.heart_rate_bpm is not None
+    assert abs(r.heart_rate_bpm - e.truth.heart_rate_bpm) <= 2.0
+
+
+def test_r_peaks_match_truth() -> None:
+    """Every true R peak is found within 30 ms, with no extra detections."""
+    e = simulate("normal", seed=2)
+    found = np.array(analyze(e.signals, e.fs, e.lead_names).measurements["r_peaks"])
+    truth = np.array(e.truth.r_peaks)
+    assert found.size == truth.size
+    assert np.abs(found - truth).max() <= 15
+
+
+def test_r_peaks_reported_at_input_rate() -> None:
+    """Records at 250 Hz are resampled inside; R peaks come back in 250 Hz samples."""
+    e = simulate("normal", seed=2)
+    half = e.signals[::2]
+    r = analyze(half, 250, e.lead_names)
+    truth = np.array(e.truth.r_peaks) / 2
+    assert np.abs(np.array(r.measurements["r_peaks"]) - truth).max() <= 8
+
+
+def _synthetic(st_mv: dict[str, float], hr: float = 70.0) -> np.ndarray:
+    """Gaussian beats in every lead with a plateau ST shift per lead (not lead-consistent)."""
+    n = FS * 10
+    t = np.arange(n) / FS
+    x = np.zeros((n, 12))
+    rr = 60.0 / hr
+    for onset in np.arange(0.3, 9.5, rr):
+        d = t - onset
+        qrs = 1.0 * np.exp(-0.5 * ((d - 0.04) / 0.01) ** 2) - 0.2 * np.exp(
+            -0.5 * ((d - 0.065) / 0.01) ** 2
+        )
+        p = 0.12 * np.exp(-0.5 * ((d + 0.11) / 0.02) ** 2)
+        tw = 0.3 * np.exp(-0.5 * ((d - 0.28) / 0.045) ** 2)
+        with np.errstate(over="ignore"):
+            rise = 1 / (1 + np.exp(-(d - 0.072) / 0.003))
+            plateau = rise * (1 / (1 + np.exp((d - 0.31) / 0.025)))
+        for j, lead in enumerate(LEADS):
+            x[:, j] += qrs + p + tw + st_mv.get(lead, 0.0) * plateau
+    rng = np.random.default_rng(0)
+    return x + rng.normal(0, 0.005, x.shape)
+
+
+def test_stemi_flag_from_two_contiguous_inferior_leads() -> None:
+    """≥ 1 mm at J in II and aVF raises STEMI_INFERIOR with evidence; 0.5 mm does not."""
+    high = analyze(_synthetic({"II": 0.15, "aVF": 0.15, "aVL": -0.1}), FS, LEADS)
+    flag = next(f for f in high.flags if f.code == "STEMI_INFERIOR")
+    assert flag.severity is Severity.CRITICAL
+    assert set(flag.evidence["leads"]) == {"II", "aVF"}
+    assert "aVL" in flag.evidence["reciprocal_depression_mv"]
+    low = analyze(_synthetic({"II": 0.05, "aVF": 0.05}), FS, LEADS)
+    assert "STEMI_INFERIOR" not in low.codes
+    single = analyze(_synthetic({"III": 0.2}), FS, LEADS)
+    assert not single.acute
+
+
+@pytest.mark.parametrize(
+    ("sex", "age", "expected"),
+    [("M", 55, 0.20), ("M", 30, 0.25), ("F", 55, 0.15), (None, None, 0.15), ("M", None, 0.15)],
+)
+def test_v2_v3_thresholds_by_sex_and_age(
+    sex: str | None, age: float | None, expected: float
+) -> None:
+    """4th UDMI V2-V3 thresholds; unknown sex or age falls back to the most sensitive."""
+    assert ste_threshold_mv("V2", sex=sex, age=age) == expected
+    assert ste_threshold_mv("V5", sex=sex, age=age) == 0.10
+
+
+def test_v2_v3_elevation_depends_on_patient() -> None:
+    """About 0.18 mV at J in V2-V3 is STEMI in a woman, not in a man of 50."""
+    sig = _synthetic({"V2": 0.20, "V3": 0.20})
+    assert "STEMI_ANTERIOR" in analyze(sig, FS, LEADS, sex="F", age=50).codes
+    assert "STEMI_ANTERIOR" not in analyze(sig, FS, LEADS, sex="M", age=50).codes
+
+
+def test_flat_signal_asks_for_a_repeat() -> None:
+    """All electrodes off: unreadable, REPEAT_ECG, nothing else."""
+    r = analyze(np.zeros((5000, 12)), FS, LEADS)
+    assert not r.readable and r.codes == ("REPEAT_ECG",)
+
+
+def test_nan_signal_asks_for_a_repeat_not_an_exception() -> None:
+    """NaN samples are a bad recording, answered with REPEAT_ECG."""
+    r = analyze(np.full((5000, 12), np.nan), FS, LEADS)
+    assert not r.readable and r.codes == ("REPEAT_ECG",)
+
+
+def test_shape_mismatch_is_a_clear_error() -> None:
+    """Signals whose columns do not match the lead names are a programming error."""
+    with pytest.raises(ValueError, match="lead names"):
+        analyze(np.zeros((5000, 3)), FS, LEADS)
+
+
+def test_two_lead_holter_record_is_analysed() -> None:
+    """With only II and V5, rhythm works and missing territories are reported as not evaluated."""
+    e = simulate("af", seed=2)
+    cols = [e.lead_names.index("II"), e.lead_names.index("V5")]
+    r = analyze(e.signals[:, cols], e.fs, ["MLII", "V5"])
+    assert r.readable and "AF" in r.codes
+    assert any("STEMI_ANTERIOR" in s for s in r.measurements["not_evaluated"])
+
+
+def test_lead_name_spellings() -> None:
+    """Common spellings map to the standard names."""
+    assert [normalise_lead(n) for n in ("i", "ii", "AVR", "avf", "v1", "MLII", "V6")] == [
+        "I",
+        "II",
+        "aVR",
+        "aVF",
+        "V1",
+        "II",
+        "V6",
+    ]
+
+
+# Flutter with QRS-locked F waves is a known miss of this version (docs/validation.md).
+DETECTED = [s for s in SCENARIOS if s != "flutter"]
+ACUTE_CODES = {"STEMI_INFERIOR", "STEMI_ANTERIOR", "STEMI_LATERAL", "VT", "VF_ASYSTOLE", "AVB3"}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("scenario", DETECTED)
+def test_simulated_ground_truth_is_detected(scenario: str, seed: int) -> None:
+    """Each scenario's expected flags are raised, and no critical flag it does not carry."""
+    e = simulate(scenario, seed=seed)
+    r = analyze(e.signals, e.fs, e.lead_names, sex="M", age=60)
+    expected = set(e.truth.expected_flags)
+    assert expected <= set(r.codes), r.codes
+    assert not (set(r.codes) - expected) & ACUTE_CODES, r.codes
+
+
+@pytest.mark.xfail(
+    reason="flutter waves locked to the QRS cancel with the median beat", strict=False
+)
+def test_flutter_is_detected() -> None:
+    """Atrial flutter with variable conduction raises AFL."""
+    assert "AFL" in _ecg("flutter", seed=1).codes
