@@ -1,4 +1,7 @@
-"""Tables of the relay: uploads in flight, stored ECG records, analysis jobs and results."""
+"""Tables of the relay: stored ECG records, analysis jobs and results, reviews.
+
+Uploads in flight live in the staging area on disk (ecg_relay/storage.py), not here.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +9,8 @@ from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+
 from xinlian.db import Base, new_id, utcnow
-
-
-class Upload(Base):
-    """An upload in flight: the offer's manifest, so a resumed offer can be checked against it."""
-
-    __tablename__ = "upload"
-    __table_args__ = (UniqueConstraint("device_id", "client_upload_id"),)
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    device_id: Mapped[str] = mapped_column(ForeignKey("device.id"), index=True)
-    client_upload_id: Mapped[str] = mapped_column(String(64))
-    content_sha256: Mapped[str] = mapped_column(String(64))
-    manifest: Mapped[dict[str, object]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    record_id: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class EcgRecord(Base):

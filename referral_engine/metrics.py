@@ -93,7 +93,7 @@ def summarize(times: Sequence[TransferTimes]) -> Summary:
         if not done:
             return None
         # nearest-rank percentile: simple and what audit staff can check by hand
-        k = max(0, min(len(done) - 1, int(round(p / 100 * len(done) + 0.5)) - 1))
+        k = max(0, min(len(done) - 1, round(p / 100 * len(done) + 0.5) - 1))
         return done[k]
 
     return Summary(

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
+
 from xinlian.db import Base, new_id, utcnow
 
 

@@ -122,9 +122,7 @@ def timeline(session: Session, *, referral_id: str) -> list[ReferralEvent]:
     )
 
 
-def times_for(
-    session: Session, *, referral: Referral, ecg_at: datetime | None
-) -> TransferTimes:
+def times_for(session: Session, *, referral: Referral, ecg_at: datetime | None) -> TransferTimes:
     events = timeline(session, referral_id=referral.id)
     return transfer_times(
         door_at=referral.door_at,

@@ -88,3 +88,120 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
 def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
     with sessions() as s:
         yield s
+
+
+# --- a real server -------------------------------------------------------------------------
+
+import threading  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+import uvicorn  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+
+from xinlian.settings import Settings  # noqa: E402
+
+
+@dataclass
+class LiveServer:
+    """A real uvicorn server on 127.0.0.1 serving the whole platform."""
+
+    app: FastAPI
+    server: uvicorn.Server
+    thread: threading.Thread
+    port: int
+    settings: Settings
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/relay/v1"
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        factory: sessionmaker[Session] = self.app.state.sessions
+        return factory
+
+
+def start_server(app: FastAPI, settings: Settings) -> LiveServer:
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        ws_max_size=settings.max_frame_bytes + 4096,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True, name="uvicorn-test")
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return LiveServer(app=app, server=server, thread=thread, port=port, settings=settings)
+
+
+def stop_server(live: LiveServer) -> None:
+    live.server.should_exit = True
+    live.thread.join(timeout=20)
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Settings:
+    return Settings(
+        var_dir=tmp_path / "var",
+        database_url=database_url,
+        secret_key="test-secret-key",
+        **overrides,
+    )  # type: ignore[arg-type]
+
+
+@pytest.fixture()
+def live_server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
+    """The whole platform (web, API, relay, one analysis worker) on a free port."""
+    from xinlian.app import create_app
+
+    settings = make_settings(tmp_path, database_url)
+    live = start_server(create_app(settings, migrate=False), settings)
+    yield live
+    stop_server(live)
+    live.app.state.engine.dispose()
+
+
+# --- a real browser ------------------------------------------------------------------------
+
+CHROMIUM = Path(os.environ.get("XINLIAN_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture()
+def browser_page() -> Iterator[object]:
+    """A Playwright page in Debian's Chromium; skipped with a reason where it is absent."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (CI installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        context = browser.new_context(
+            locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1400, "height": 1000}
+        )
+        page = context.new_page()
+        yield page
+        context.close()
+        browser.close()

@@ -25,8 +25,9 @@ def county(session: Session) -> tuple[Organization, list[Organization]]:
     session.add(central)
     session.flush()
     towns = [
-        Organization(code=f"T-{_suffix()}", name=name, kind=OrgKind.TOWNSHIP_CENTRE,
-                     parent_id=central.id)
+        Organization(
+            code=f"T-{_suffix()}", name=name, kind=OrgKind.TOWNSHIP_CENTRE, parent_id=central.id
+        )
         for name in ("城关镇卫生院", "河口镇卫生院")
     ]
     session.add_all(towns)
@@ -35,8 +36,13 @@ def county(session: Session) -> tuple[Organization, list[Organization]]:
 
 
 def user(session: Session, *, role: Role, org: Organization, username: str | None = None) -> User:
-    u = User(username=username or f"{role.value}-{_suffix()}", display_name=f"{role.value}",
-             role=role.value, organization_id=org.id, password_hash=hash_password(PASSWORD))
+    u = User(
+        username=username or f"{role.value}-{_suffix()}",
+        display_name=f"{role.value}",
+        role=role.value,
+        organization_id=org.id,
+        password_hash=hash_password(PASSWORD),
+    )
     session.add(u)
     session.flush()
     return u
@@ -45,8 +51,14 @@ def user(session: Session, *, role: Role, org: Organization, username: str | Non
 def device(session: Session, *, org: Organization) -> tuple[Device, str]:
     """An enrolled cart and its plain credential."""
     credential = new_secret()
-    d = Device(serial_number=f"SN-{_suffix()}", vendor="Sim", model="SIM-12", organization_id=org.id,
-               credential_hash=hash_credential(credential), credential_issued_at=utcnow())
+    d = Device(
+        serial_number=f"SN-{_suffix()}",
+        vendor="Sim",
+        model="SIM-12",
+        organization_id=org.id,
+        credential_hash=hash_credential(credential),
+        credential_issued_at=utcnow(),
+    )
     session.add(d)
     session.flush()
     return d, credential

@@ -19,8 +19,9 @@ def test_migrations_build_every_table(engine: Engine) -> None:
 
 def test_audit_log_is_append_only(session: Session) -> None:
     """The database refuses to rewrite or delete audit entries."""
-    audit.record(session, actor_type="system", actor_id=None, action="test", target_type="x",
-                 target_id="1")
+    audit.record(
+        session, actor_type="system", actor_id=None, action="test", target_type="x", target_id="1"
+    )
     session.commit()
     with pytest.raises(DBAPIError):
         session.execute(text("UPDATE audit_entry SET action = 'tampered'"))

@@ -52,14 +52,20 @@ def _record_json(row: queries.RecordRow) -> dict[str, Any]:
     return {
         "id": r.id,
         "organization": {"id": row.organization.id, "name": row.organization.name},
-        "patient": None if p is None else {
-            "id": p.id, "name": p.name, "sex": p.sex,
+        "patient": None
+        if p is None
+        else {
+            "id": p.id,
+            "name": p.name,
+            "sex": p.sex,
             "birth_date": p.birth_date.isoformat() if p.birth_date else None,
             "national_id_last4": p.national_id_last4,
         },
         "received_at": r.received_at.isoformat(),
         "acquired_at": r.acquired_at.isoformat() if r.acquired_at else None,
-        "acquired_at_reported": r.acquired_at_reported.isoformat() if r.acquired_at_reported else None,
+        "acquired_at_reported": r.acquired_at_reported.isoformat()
+        if r.acquired_at_reported
+        else None,
         "first_medical_contact_at": (
             r.first_medical_contact_at.isoformat() if r.first_medical_contact_at else None
         ),
@@ -73,18 +79,24 @@ def _record_json(row: queries.RecordRow) -> dict[str, Any]:
         "status": r.status,
         "is_demo": r.is_demo,
         "analysis": None if row.analysis is None else row.analysis.result,
-        "referral": None if row.referral is None else {
-            "id": row.referral.id, "state": row.referral.state,
+        "referral": None
+        if row.referral is None
+        else {
+            "id": row.referral.id,
+            "state": row.referral.state,
         },
         "reviewed": row.reviewed,
     }
 
 
 @router.get("/ecgs")
-def list_ecgs(request: Request, db: DbSession, user: Clinician, limit: int = 100) -> list[dict[str, Any]]:
+def list_ecgs(
+    request: Request, db: DbSession, user: Clinician, limit: int = 100
+) -> list[dict[str, Any]]:
     """ECGs the caller may see, acute unreviewed first."""
-    rows = queries.worklist(db, principal=user, limit=min(max(limit, 1), 500),
-                            source_ip=client_ip(request))
+    rows = queries.worklist(
+        db, principal=user, limit=min(max(limit, 1), 500), source_ip=client_ip(request)
+    )
     return [_record_json(r) for r in rows]
 
 
@@ -97,12 +109,17 @@ def get_ecg(record_id: str, request: Request, db: DbSession, user: Clinician) ->
 @router.get("/ecgs/{record_id}/signals")
 def get_signals(record_id: str, request: Request, db: DbSession, user: Clinician) -> dict[str, Any]:
     """The samples in microvolts (integers keep the payload small), for the 12-lead viewer."""
-    row = queries.get_record(db, principal=user, record_id=record_id, source_ip=client_ip(request),
-                             action="ecg.signals")
+    row = queries.get_record(
+        db, principal=user, record_id=record_id, source_ip=client_ip(request), action="ecg.signals"
+    )
     signals, fs, leads, _ = read_signals(Path(row.record.stored_path), row.record.record_name)
     micro = np.nan_to_num(signals * 1000.0, nan=0.0).round().astype(np.int32)
-    return {"fs": fs, "lead_names": list(leads), "units": "uV",
-            "data": [micro[:, i].tolist() for i in range(micro.shape[1])]}
+    return {
+        "fs": fs,
+        "lead_names": list(leads),
+        "units": "uV",
+        "data": [micro[:, i].tolist() for i in range(micro.shape[1])],
+    }
 
 
 class ReviewRequest(BaseModel):
@@ -112,13 +129,25 @@ class ReviewRequest(BaseModel):
 
 
 @router.post("/ecgs/{record_id}/reviews", status_code=201)
-def post_review(record_id: str, body: ReviewRequest, request: Request, db: DbSession,
-                user: Cardiologist) -> dict[str, Any]:
-    review = actions.submit_review(db, principal=user, record_id=record_id, verdict=body.verdict,
-                                   flag_code=body.flag_code, report=body.report, now=utcnow(),
-                                   source_ip=client_ip(request))
-    return {"id": review.id, "verdict": review.verdict, "flag_code": review.flag_code,
-            "algorithm_version": review.algorithm_version}
+def post_review(
+    record_id: str, body: ReviewRequest, request: Request, db: DbSession, user: Cardiologist
+) -> dict[str, Any]:
+    review = actions.submit_review(
+        db,
+        principal=user,
+        record_id=record_id,
+        verdict=body.verdict,
+        flag_code=body.flag_code,
+        report=body.report,
+        now=utcnow(),
+        source_ip=client_ip(request),
+    )
+    return {
+        "id": review.id,
+        "verdict": review.verdict,
+        "flag_code": review.flag_code,
+        "algorithm_version": review.algorithm_version,
+    }
 
 
 def _referral_json(row: queries.ReferralRow) -> dict[str, Any]:
@@ -129,13 +158,21 @@ def _referral_json(row: queries.ReferralRow) -> dict[str, Any]:
         "state": row.referral.state,
         "trigger_codes": row.referral.trigger_codes,
         "organization": {"id": row.organization.id, "name": row.organization.name},
-        "patient": None if row.patient is None else {"id": row.patient.id, "name": row.patient.name},
+        "patient": None
+        if row.patient is None
+        else {"id": row.patient.id, "name": row.patient.name},
         "opened_at": row.referral.opened_at.isoformat(),
         "door_at": row.referral.door_at.isoformat() if row.referral.door_at else None,
         "allowed_steps": [s.value for s in allowed_steps(State(row.referral.state))],
         "timeline": [
-            {"step": e.step, "at": e.at.isoformat(), "recorded_at": e.recorded_at.isoformat(),
-             "actor_type": e.actor_type, "actor_id": e.actor_id, "note": e.note}
+            {
+                "step": e.step,
+                "at": e.at.isoformat(),
+                "recorded_at": e.recorded_at.isoformat(),
+                "actor_type": e.actor_type,
+                "actor_id": e.actor_id,
+                "note": e.note,
+            }
             for e in row.events
         ],
         "times": {
@@ -157,9 +194,14 @@ def list_referrals(request: Request, db: DbSession, user: Clinician) -> list[dic
 
 
 @router.get("/referrals/{referral_id}")
-def get_referral(referral_id: str, request: Request, db: DbSession, user: Clinician) -> dict[str, Any]:
-    return _referral_json(queries.get_referral(db, principal=user, referral_id=referral_id,
-                                               source_ip=client_ip(request)))
+def get_referral(
+    referral_id: str, request: Request, db: DbSession, user: Clinician
+) -> dict[str, Any]:
+    return _referral_json(
+        queries.get_referral(
+            db, principal=user, referral_id=referral_id, source_ip=client_ip(request)
+        )
+    )
 
 
 class StepRequest(BaseModel):
@@ -169,29 +211,54 @@ class StepRequest(BaseModel):
 
 
 @router.post("/referrals/{referral_id}/steps", status_code=201)
-def post_step(referral_id: str, body: StepRequest, request: Request, db: DbSession,
-              user: Coordinator) -> dict[str, Any]:
+def post_step(
+    referral_id: str, body: StepRequest, request: Request, db: DbSession, user: Coordinator
+) -> dict[str, Any]:
     if body.at is not None and body.at.tzinfo is None:
-        raise DomainError("BAD_TIME", status_code=422, message_zh="时间必须带时区",
-                          message_en="time must carry a UTC offset")
-    actions.stamp_step(db, principal=user, referral_id=referral_id, step=body.step, at=body.at,
-                       note=body.note, now=utcnow(), source_ip=client_ip(request))
+        raise DomainError(
+            "BAD_TIME",
+            status_code=422,
+            message_zh="时间必须带时区",
+            message_en="time must carry a UTC offset",
+        )
+    actions.stamp_step(
+        db,
+        principal=user,
+        referral_id=referral_id,
+        step=body.step,
+        at=body.at,
+        note=body.note,
+        now=utcnow(),
+        source_ip=client_ip(request),
+    )
     db.flush()
-    return _referral_json(queries.get_referral(db, principal=user, referral_id=referral_id,
-                                               source_ip=client_ip(request)))
+    return _referral_json(
+        queries.get_referral(
+            db, principal=user, referral_id=referral_id, source_ip=client_ip(request)
+        )
+    )
 
 
 @router.get("/metrics/transfers")
-def transfer_metrics(request: Request, db: DbSession, user: Coordinator,
-                     days: int = 30) -> dict[str, Any]:
+def transfer_metrics(
+    request: Request, db: DbSession, user: Coordinator, days: int = 30
+) -> dict[str, Any]:
     """Door-to-admission over recent transfers, against the 90-minute target."""
     since = utcnow() - timedelta(days=max(1, min(days, 3650)))
-    rows = queries.referrals(db, principal=user, since=since, limit=10000,
-                             source_ip=client_ip(request), action="referral.audit")
+    rows = queries.referrals(
+        db,
+        principal=user,
+        since=since,
+        limit=10000,
+        source_ip=client_ip(request),
+        action="referral.audit",
+    )
     s = summarize([r.times for r in rows])
     return {
         "target_min": TARGET_DOOR_TO_ADMISSION_MIN,
-        "count": s.count, "completed": s.completed, "within_target": s.within_target,
+        "count": s.count,
+        "completed": s.completed,
+        "within_target": s.within_target,
         "median_door_to_admission_min": s.median_door_to_admission_min,
         "p90_door_to_admission_min": s.p90_door_to_admission_min,
         "transfers": [_referral_json(r) for r in rows],

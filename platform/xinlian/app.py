@@ -71,18 +71,14 @@ def create_app(
     app.state.sessions = sessions
     app.state.workers = []
 
-    from xinlian import api, relay_router
-    from xinlian.web import pages
+    from xinlian import api, devices_api, relay_router
+    from xinlian.web import admin_pages, pages
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(admin_pages.router)
     app.include_router(relay_router.router)
-    try:
-        from xinlian import devices_api
-
-        app.include_router(devices_api.router)
-    except ImportError:  # pragma: no cover - only while the devices API is being built
-        log.warning("devices API not available")
+    app.include_router(devices_api.router)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 
     @app.exception_handler(DomainError)

@@ -40,12 +40,19 @@ def authenticate_password(session: Session, *, username: str, password: str) -> 
     return user if verify_password(user.password_hash, password) else None
 
 
-def issue_token(session: Session, *, user: User, kind: str, lifetime: timedelta, now: datetime) -> str:
+def issue_token(
+    session: Session, *, user: User, kind: str, lifetime: timedelta, now: datetime
+) -> str:
     """A new opaque token (returned once); only its hash is stored."""
     secret = new_secret()
     session.add(
-        ApiToken(user_id=user.id, token_hash=hash_secret(secret), kind=kind,
-                 created_at=now, expires_at=now + lifetime)
+        ApiToken(
+            user_id=user.id,
+            token_hash=hash_secret(secret),
+            kind=kind,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
     )
     session.flush()
     return secret

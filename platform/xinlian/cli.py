@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -13,13 +13,18 @@ from rich.table import Table
 
 from xinlian.settings import get_settings
 
-app = typer.Typer(help="心联 xinlian: county ECG network platform.", no_args_is_help=True,
-                  pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="心联 xinlian: county ECG network platform.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 simulate_app = typer.Typer(help="ECG simulator.", no_args_is_help=True)
-eval_app = typer.Typer(help="Validate the analysis on real, labelled records.", no_args_is_help=True)
+eval_app = typer.Typer(
+    help="Validate the analysis on real, labelled records.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(org_app, name="org")
@@ -38,7 +43,9 @@ def _sessions():  # type: ignore[no-untyped-def]
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address (default XINLIAN_HOST or 127.0.0.1).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Bind address (default XINLIAN_HOST or 127.0.0.1).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default XINLIAN_PORT or 8000).")] = None,
     workers: Annotated[int, typer.Option(help="Server processes (PostgreSQL only for >1).")] = 1,
 ) -> None:
@@ -55,8 +62,14 @@ def serve(
         console.print("[red]several workers need PostgreSQL (XINLIAN_DATABASE_URL)[/red]")
         raise typer.Exit(2)
     console.print(f"xinlian on http://{host or settings.host}:{port or settings.port}/")
-    uvicorn.run("xinlian.asgi:app", host=host or settings.host, port=port or settings.port,
-                workers=workers, proxy_headers=True, log_level="info")
+    uvicorn.run(
+        "xinlian.asgi:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
 
 
 @app.command()
@@ -68,15 +81,15 @@ def worker() -> None:
     from xinlian.worker import WorkerThread
 
     settings = get_settings()
-    thread = WorkerThread(_sessions(), lease_s=settings.analysis_lease_s, mains_hz=settings.mains_hz)
+    thread = WorkerThread(
+        _sessions(), lease_s=settings.analysis_lease_s, mains_hz=settings.mains_hz
+    )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     thread.start()
     console.print("analysis worker running; Ctrl-C to stop")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         done.wait()
-    except KeyboardInterrupt:
-        pass
     thread.stop()
     thread.join(timeout=30)
 
@@ -105,8 +118,9 @@ def org_add(
     from xinlian import admin
 
     with _sessions()() as session:
-        org = admin.add_org(session, code=code, name=name, kind=kind, parent_code=parent,
-                            location=location)
+        org = admin.add_org(
+            session, code=code, name=name, kind=kind, parent_code=parent, location=location
+        )
         session.commit()
         console.print(f"organization {org.code} ({org.id}) added")
 
@@ -130,17 +144,27 @@ def org_list() -> None:
 @user_app.command("add")
 def user_add(
     username: Annotated[str, typer.Option()],
-    role: Annotated[str, typer.Option(help="township_doctor | cardiologist | referral_coordinator | admin")],
+    role: Annotated[
+        str, typer.Option(help="township_doctor | cardiologist | referral_coordinator | admin")
+    ],
     org: Annotated[str, typer.Option(help="Organization code.")],
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
 ) -> None:
     """Add a user with one role in one organization."""
     from xinlian import admin
 
     with _sessions()() as session:
-        user = admin.add_user(session, username=username, role=role, org_code=org,
-                              display_name=name or username, password=password)
+        user = admin.add_user(
+            session,
+            username=username,
+            role=role,
+            org_code=org,
+            display_name=name or username,
+            password=password,
+        )
         session.commit()
         console.print(f"user {user.username} ({user.role}) added")
 
@@ -208,18 +232,19 @@ def analyze(
     table.add_row(t("m.heart_rate_bpm", lang), f"{hr:.0f}" if hr else "—")
     for key in ("pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms", "qtc_fridericia_ms", "axis_deg"):
         value = result.measurements.get(key)
-        table.add_row(t(f"m.{key}", lang), f"{value:.0f}" if isinstance(value, int | float) else "—")
+        table.add_row(
+            t(f"m.{key}", lang), f"{value:.0f}" if isinstance(value, int | float) else "—"
+        )
     console.print(table)
     if not result.flags:
         console.print(t("ecg.no_flags", lang))
     for flag in result.flags:
         color = {"critical": "red", "urgent": "yellow"}.get(flag.severity.value, "white")
-        console.print(f"[{color}]{t('severity.' + flag.severity.value, lang)} {flag.code}: "
-                      f"{t('flag.' + flag.code, lang)}[/{color}]  {json.dumps(flag.evidence, ensure_ascii=False)}")
-
-
-def _birth(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
+        console.print(
+            f"[{color}]{t('severity.' + flag.severity.value, lang)} {flag.code}: "
+            f"{t('flag.' + flag.code, lang)}[/{color}]"
+        )
+        console.print(f"    {json.dumps(flag.evidence, ensure_ascii=False)}")
 
 
 def main() -> None:

@@ -30,7 +30,9 @@ def get_db(request: Request) -> Iterator[Session]:
         session.close()
 
 
-DbSession = Annotated[Session, Depends(get_db)]
+# scope="function": the commit happens when the route returns, before the response is
+# sent, so a client that reads right after a 201 sees its own write.
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -78,8 +80,12 @@ def client_ip(request: Request) -> str | None:
 
 ALL_ROLES = tuple(Role)
 Clinician = Annotated[
-    Principal, Depends(require_roles(Role.TOWNSHIP_DOCTOR, Role.CARDIOLOGIST,
-                                     Role.REFERRAL_COORDINATOR, Role.ADMIN))
+    Principal,
+    Depends(
+        require_roles(
+            Role.TOWNSHIP_DOCTOR, Role.CARDIOLOGIST, Role.REFERRAL_COORDINATOR, Role.ADMIN
+        )
+    ),
 ]
 Cardiologist = Annotated[Principal, Depends(require_roles(Role.CARDIOLOGIST))]
 Coordinator = Annotated[

@@ -48,7 +48,9 @@ class Unauthenticated(DomainError):
 
 
 class InvalidInput(DomainError):
-    def __init__(self, code: str = "INVALID", *, message_zh: str | None = None,
-                 message_en: str | None = None) -> None:
-        super().__init__(code, status_code=422, key="error.invalid",
-                         message_zh=message_zh, message_en=message_en)
+    def __init__(
+        self, code: str = "INVALID", *, message_zh: str | None = None, message_en: str | None = None
+    ) -> None:
+        super().__init__(
+            code, status_code=422, key="error.invalid", message_zh=message_zh, message_en=message_en
+        )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from ecg_relay.models import Analysis, EcgRecord, Review
 from referral_engine.metrics import TransferTimes
 from referral_engine.models import Referral, ReferralEvent
-from referral_engine.service import times_for, timeline
+from referral_engine.service import timeline, times_for
 from xinlian import audit
 from xinlian.auth import Principal
 from xinlian.errors import NotFound
@@ -32,7 +33,7 @@ class RecordRow:
     reviewed: bool
 
 
-def _scoped(stmt: Select[tuple[EcgRecord]], principal: Principal) -> Select[tuple[EcgRecord]]:
+def _scoped(stmt: Select[Any], principal: Principal) -> Select[Any]:
     if principal.county_wide:
         return stmt
     return stmt.where(EcgRecord.organization_id == principal.organization_id)
@@ -73,8 +74,13 @@ def worklist(
         )
     )
     audit.record(
-        session, actor_type="user", actor_id=principal.user_id, action="ecg.list",
-        target_type="ecg_record", target_id=None, source_ip=source_ip,
+        session,
+        actor_type="user",
+        actor_id=principal.user_id,
+        action="ecg.list",
+        target_type="ecg_record",
+        target_id=None,
+        source_ip=source_ip,
         detail={"count": len(rows)},
     )
     return rows
@@ -87,14 +93,20 @@ def worklist_version(session: Session, *, principal: Principal) -> str:
         .order_by(EcgRecord.received_at.desc())
         .limit(1)
     )
-    analysed = session.scalar(select(Analysis.created_at).order_by(Analysis.created_at.desc()).limit(1))
+    analysed = session.scalar(
+        select(Analysis.created_at).order_by(Analysis.created_at.desc()).limit(1)
+    )
     stepped = session.scalar(select(ReferralEvent.id).order_by(ReferralEvent.id.desc()).limit(1))
     reviewed = session.scalar(select(Review.created_at).order_by(Review.created_at.desc()).limit(1))
     return "|".join(str(x) for x in (newest, analysed, stepped, reviewed))
 
 
 def get_record(
-    session: Session, *, principal: Principal, record_id: str, source_ip: str | None = None,
+    session: Session,
+    *,
+    principal: Principal,
+    record_id: str,
+    source_ip: str | None = None,
     action: str = "ecg.view",
 ) -> RecordRow:
     """One ECG the caller may see; 404 (not 403) otherwise so ids reveal nothing."""
@@ -102,9 +114,14 @@ def get_record(
     if record is None or not principal.can_see(record.organization_id):
         raise NotFound("ecg")
     audit.record(
-        session, actor_type="user", actor_id=principal.user_id, action=action,
-        target_type="ecg_record", target_id=record.id,
-        organization_id=record.organization_id, source_ip=source_ip,
+        session,
+        actor_type="user",
+        actor_id=principal.user_id,
+        action=action,
+        target_type="ecg_record",
+        target_id=record.id,
+        organization_id=record.organization_id,
+        source_ip=source_ip,
     )
     return _row(session, record)
 
@@ -128,14 +145,21 @@ def _referral_row(session: Session, referral: Referral) -> ReferralRow:
         record=record,
         organization=org,
         patient=session.get(Patient, referral.patient_id) if referral.patient_id else None,
-        times=times_for(session, referral=referral, ecg_at=record.acquired_at or record.received_at),
+        times=times_for(
+            session, referral=referral, ecg_at=record.acquired_at or record.received_at
+        ),
         events=timeline(session, referral_id=referral.id),
     )
 
 
 def referrals(
-    session: Session, *, principal: Principal, since: datetime | None = None,
-    limit: int = 200, source_ip: str | None = None, action: str = "referral.list",
+    session: Session,
+    *,
+    principal: Principal,
+    since: datetime | None = None,
+    limit: int = 200,
+    source_ip: str | None = None,
+    action: str = "referral.list",
 ) -> list[ReferralRow]:
     stmt = select(Referral).order_by(Referral.opened_at.desc()).limit(limit)
     if not principal.county_wide:
@@ -144,23 +168,37 @@ def referrals(
         stmt = stmt.where(Referral.opened_at >= since)
     rows = [_referral_row(session, r) for r in session.scalars(stmt)]
     audit.record(
-        session, actor_type="user", actor_id=principal.user_id, action=action,
-        target_type="referral", target_id=None, source_ip=source_ip,
+        session,
+        actor_type="user",
+        actor_id=principal.user_id,
+        action=action,
+        target_type="referral",
+        target_id=None,
+        source_ip=source_ip,
         detail={"count": len(rows)},
     )
     return rows
 
 
 def get_referral(
-    session: Session, *, principal: Principal, referral_id: str, source_ip: str | None = None,
+    session: Session,
+    *,
+    principal: Principal,
+    referral_id: str,
+    source_ip: str | None = None,
     action: str = "referral.view",
 ) -> ReferralRow:
     referral = session.get(Referral, referral_id)
     if referral is None or not principal.can_see(referral.from_organization_id):
         raise NotFound("referral")
     audit.record(
-        session, actor_type="user", actor_id=principal.user_id, action=action,
-        target_type="referral", target_id=referral.id,
-        organization_id=referral.from_organization_id, source_ip=source_ip,
+        session,
+        actor_type="user",
+        actor_id=principal.user_id,
+        action=action,
+        target_type="referral",
+        target_id=referral.id,
+        organization_id=referral.from_organization_id,
+        source_ip=source_ip,
     )
     return _referral_row(session, referral)

@@ -86,11 +86,11 @@ def central_hospital_of(session: Session, organization_id: str) -> str | None:
     return None
 
 
-def analyse_record(record: EcgRecord, patient: Patient | None, *, mains_hz: float) -> AnalysisResult:
+def analyse_record(
+    record: EcgRecord, patient: Patient | None, *, mains_hz: float
+) -> AnalysisResult:
     """Read the stored signals and run the analysis (CPU-bound; never on the event loop)."""
-    signals, fs, lead_names, _duration = read_signals(
-        Path(record.stored_path), record.record_name
-    )
+    signals, fs, lead_names, _duration = read_signals(Path(record.stored_path), record.record_name)
     return analyze(
         signals,
         fs,
@@ -101,7 +101,9 @@ def analyse_record(record: EcgRecord, patient: Patient | None, *, mains_hz: floa
     )
 
 
-def save_result(session: Session, *, record: EcgRecord, result: AnalysisResult, now: datetime) -> Analysis:
+def save_result(
+    session: Session, *, record: EcgRecord, result: AnalysisResult, now: datetime
+) -> Analysis:
     """Store the result once, and open the green channel when a critical flag is raised."""
     existing = session.scalar(
         select(Analysis).where(
@@ -146,8 +148,12 @@ def save_result(session: Session, *, record: EcgRecord, result: AnalysisResult, 
         )
         if created:
             audit.record(
-                session, actor_type="system", actor_id=None, action="referral.open",
-                target_type="referral", target_id=referral.id,
+                session,
+                actor_type="system",
+                actor_id=None,
+                action="referral.open",
+                target_type="referral",
+                target_id=referral.id,
                 organization_id=record.organization_id,
                 detail={"record_id": record.id, "codes": critical},
             )
@@ -155,7 +161,9 @@ def save_result(session: Session, *, record: EcgRecord, result: AnalysisResult, 
     return analysis
 
 
-def process_job(sessions: sessionmaker[Session], *, job_id: int, owner: str, mains_hz: float) -> None:
+def process_job(
+    sessions: sessionmaker[Session], *, job_id: int, owner: str, mains_hz: float
+) -> None:
     with session_scope(sessions) as session:
         job = session.get(AnalysisJob, job_id)
         if job is None or job.lease_owner != owner:
@@ -186,7 +194,9 @@ def process_job(sessions: sessionmaker[Session], *, job_id: int, owner: str, mai
                 job.lease_until = None
 
 
-def run_once(sessions: sessionmaker[Session], *, owner: str, lease_s: float, mains_hz: float) -> bool:
+def run_once(
+    sessions: sessionmaker[Session], *, owner: str, lease_s: float, mains_hz: float
+) -> bool:
     """Process one job if there is one; True when a job was processed."""
     with sessions() as session:
         job_id = claim_job(session, owner=owner, now=utcnow(), lease_s=lease_s)
@@ -199,8 +209,14 @@ def run_once(sessions: sessionmaker[Session], *, owner: str, lease_s: float, mai
 class WorkerThread(threading.Thread):
     """One analysis worker inside a process; `wake()` shortens the wait after an upload."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, lease_s: float, mains_hz: float,
-                 idle_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        lease_s: float,
+        mains_hz: float,
+        idle_s: float = 0.5,
+    ) -> None:
         super().__init__(daemon=True, name="xinlian-analysis")
         self.sessions = sessions
         self.lease_s = lease_s
@@ -220,8 +236,9 @@ class WorkerThread(threading.Thread):
         owner = worker_name()
         while not self._stop_event.is_set():
             try:
-                worked = run_once(self.sessions, owner=owner, lease_s=self.lease_s,
-                                  mains_hz=self.mains_hz)
+                worked = run_once(
+                    self.sessions, owner=owner, lease_s=self.lease_s, mains_hz=self.mains_hz
+                )
             except Exception:
                 log.exception("analysis worker loop error")
                 worked = False
@@ -230,4 +247,11 @@ class WorkerThread(threading.Thread):
                 self._wake.clear()
 
 
-__all__ = ["ALGORITHM_VERSION", "WorkerThread", "claim_job", "process_job", "run_once", "save_result"]
+__all__ = [
+    "ALGORITHM_VERSION",
+    "WorkerThread",
+    "claim_job",
+    "process_job",
+    "run_once",
+    "save_result",
+]

@@ -38,16 +38,18 @@ def test_segments_and_door_to_admission() -> None:
 
 def test_unfinished_transfer_has_no_total() -> None:
     """Without an admission stamp there is no door-to-admission and no verdict."""
-    times = transfer_times(door_at=None, ecg_at=_at(0), opened_at=_at(1),
-                           entries=[TimelineEntry("open", _at(1))])
+    times = transfer_times(
+        door_at=None, ecg_at=_at(0), opened_at=_at(1), entries=[TimelineEntry("open", _at(1))]
+    )
     assert times.door_to_admission_min is None
     assert times.within_target is None
 
 
 def test_missing_first_contact_falls_back_to_ecg_time() -> None:
     """When the cart sent no first-contact time the ECG acquisition time is the door."""
-    times = transfer_times(door_at=None, ecg_at=_at(0), opened_at=_at(1),
-                           entries=[TimelineEntry("admit", _at(100))])
+    times = transfer_times(
+        door_at=None, ecg_at=_at(0), opened_at=_at(1), entries=[TimelineEntry("admit", _at(100))]
+    )
     assert times.door_to_admission_min == 100.0
     assert times.within_target is False
 
@@ -55,8 +57,9 @@ def test_missing_first_contact_falls_back_to_ecg_time() -> None:
 def test_summary_median_and_p90() -> None:
     """Median and nearest-rank 90th percentile over completed transfers only."""
     done = [
-        transfer_times(door_at=T0, ecg_at=None, opened_at=T0,
-                       entries=[TimelineEntry("admit", _at(m))])
+        transfer_times(
+            door_at=T0, ecg_at=None, opened_at=T0, entries=[TimelineEntry("admit", _at(m))]
+        )
         for m in (60, 70, 80, 95, 120)
     ]
     open_one = transfer_times(door_at=T0, ecg_at=None, opened_at=T0, entries=[])

@@ -18,9 +18,17 @@ from xinlian.db import utcnow
 
 
 def _record(session: Session, org_id: str) -> EcgRecord:
-    rec = EcgRecord(content_sha256=factories._suffix() * 10 + "abcd", organization_id=org_id,
-                    record_name="r1", format="wfdb", stored_path="/nonexistent", files={},
-                    sampling_rate_hz=500.0, lead_names=["I"], duration_s=10.0)
+    rec = EcgRecord(
+        content_sha256=factories._suffix() * 10 + "abcd",
+        organization_id=org_id,
+        record_name="r1",
+        format="wfdb",
+        stored_path="/nonexistent",
+        files={},
+        sampling_rate_hz=500.0,
+        lead_names=["I"],
+        duration_s=10.0,
+    )
     session.add(rec)
     session.flush()
     return rec
@@ -31,14 +39,26 @@ def test_open_is_idempotent(session: Session) -> None:
     central, towns = factories.county(session)
     rec = _record(session, towns[0].id)
     now = utcnow()
-    first, created1 = open_for_record(session, record_id=rec.id, patient_id=None,
-                                      from_organization_id=towns[0].id,
-                                      to_organization_id=central.id,
-                                      trigger_codes=["STEMI_INFERIOR"], door_at=None, now=now)
-    second, created2 = open_for_record(session, record_id=rec.id, patient_id=None,
-                                       from_organization_id=towns[0].id,
-                                       to_organization_id=central.id,
-                                       trigger_codes=["STEMI_INFERIOR"], door_at=None, now=now)
+    first, created1 = open_for_record(
+        session,
+        record_id=rec.id,
+        patient_id=None,
+        from_organization_id=towns[0].id,
+        to_organization_id=central.id,
+        trigger_codes=["STEMI_INFERIOR"],
+        door_at=None,
+        now=now,
+    )
+    second, created2 = open_for_record(
+        session,
+        record_id=rec.id,
+        patient_id=None,
+        from_organization_id=towns[0].id,
+        to_organization_id=central.id,
+        trigger_codes=["STEMI_INFERIOR"],
+        door_at=None,
+        now=now,
+    )
     session.commit()
     assert (created1, created2) == (True, False)
     assert first.id == second.id
@@ -57,10 +77,16 @@ def test_concurrent_opens_make_one_referral(sessions: sessionmaker[Session]) -> 
         with sessions() as s:
             for _try in range(20):
                 try:
-                    ref, _ = open_for_record(s, record_id=rec_id, patient_id=None,
-                                             from_organization_id=town_id,
-                                             to_organization_id=central_id,
-                                             trigger_codes=["VT"], door_at=None, now=utcnow())
+                    ref, _ = open_for_record(
+                        s,
+                        record_id=rec_id,
+                        patient_id=None,
+                        from_organization_id=town_id,
+                        to_organization_id=central_id,
+                        trigger_codes=["VT"],
+                        door_at=None,
+                        now=utcnow(),
+                    )
                     s.commit()
                     return ref.id
                 except Exception:  # SQLite may report "database is locked" under contention
@@ -79,23 +105,64 @@ def test_stamp_validates_order_and_time(session: Session) -> None:
     central, towns = factories.county(session)
     rec = _record(session, towns[0].id)
     now = utcnow()
-    ref, _ = open_for_record(session, record_id=rec.id, patient_id=None,
-                             from_organization_id=towns[0].id, to_organization_id=central.id,
-                             trigger_codes=["STEMI_ANTERIOR"], door_at=now - timedelta(minutes=20),
-                             now=now - timedelta(minutes=10))
+    ref, _ = open_for_record(
+        session,
+        record_id=rec.id,
+        patient_id=None,
+        from_organization_id=towns[0].id,
+        to_organization_id=central.id,
+        trigger_codes=["STEMI_ANTERIOR"],
+        door_at=now - timedelta(minutes=20),
+        now=now - timedelta(minutes=10),
+    )
     with pytest.raises(InvalidTransition):
-        stamp(session, referral=ref, step=Step.ADMIT, at=now, now=now, actor_type="user",
-              actor_id=None)
+        stamp(
+            session,
+            referral=ref,
+            step=Step.ADMIT,
+            at=now,
+            now=now,
+            actor_type="user",
+            actor_id=None,
+        )
     with pytest.raises(ValueError):
-        stamp(session, referral=ref, step=Step.DEPART, at=now + timedelta(minutes=5), now=now,
-              actor_type="user", actor_id=None)
+        stamp(
+            session,
+            referral=ref,
+            step=Step.DEPART,
+            at=now + timedelta(minutes=5),
+            now=now,
+            actor_type="user",
+            actor_id=None,
+        )
     with pytest.raises(ValueError):
-        stamp(session, referral=ref, step=Step.DEPART, at=now - timedelta(minutes=30), now=now,
-              actor_type="user", actor_id=None)
-    stamp(session, referral=ref, step=Step.DEPART, at=now - timedelta(minutes=5), now=now,
-          actor_type="user", actor_id=None)
-    stamp(session, referral=ref, step=Step.ARRIVE, at=now - timedelta(minutes=2), now=now,
-          actor_type="user", actor_id=None)
+        stamp(
+            session,
+            referral=ref,
+            step=Step.DEPART,
+            at=now - timedelta(minutes=30),
+            now=now,
+            actor_type="user",
+            actor_id=None,
+        )
+    stamp(
+        session,
+        referral=ref,
+        step=Step.DEPART,
+        at=now - timedelta(minutes=5),
+        now=now,
+        actor_type="user",
+        actor_id=None,
+    )
+    stamp(
+        session,
+        referral=ref,
+        step=Step.ARRIVE,
+        at=now - timedelta(minutes=2),
+        now=now,
+        actor_type="user",
+        actor_id=None,
+    )
     stamp(session, referral=ref, step=Step.ADMIT, at=now, now=now, actor_type="user", actor_id=None)
     session.commit()
     assert ref.state == "admitted" and ref.closed_at == now

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from referral_engine.states import TERMINAL, InvalidTransition, State, Step, allowed_steps, next_state
+from referral_engine.states import (
+    TERMINAL,
+    InvalidTransition,
+    State,
+    Step,
+    allowed_steps,
+    next_state,
+)
 
 
 def test_full_path_reaches_admitted() -> None:

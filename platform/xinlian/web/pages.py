@@ -7,14 +7,20 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from referral_engine.metrics import TARGET_DOOR_TO_ADMISSION_MIN, summarize
 from referral_engine.states import State, allowed_steps
 from xinlian import actions, queries
-from xinlian.auth import Principal, authenticate_password, issue_token, principal_for_token, revoke_token
+from xinlian.auth import (
+    Principal,
+    authenticate_password,
+    issue_token,
+    principal_for_token,
+    revoke_token,
+)
 from xinlian.db import utcnow
 from xinlian.deps import (
     SESSION_COOKIE,
@@ -59,8 +65,10 @@ def home(request: Request, db: DbSession) -> Response:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str | None = None) -> HTMLResponse:
-    return render(request, "login.html", next=_safe_next(next), failed=False)
+def login_page(
+    request: Request, next_url: Annotated[str | None, Query(alias="next")] = None
+) -> HTMLResponse:
+    return render(request, "login.html", next=_safe_next(next_url), failed=False)
 
 
 @router.post("/login", response_model=None)
@@ -70,17 +78,25 @@ def login(
     settings: AppSettings,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
-    next: Annotated[str | None, Form()] = None,
+    next_url: Annotated[str | None, Form(alias="next")] = None,
 ) -> Response:
     user = authenticate_password(db, username=username.strip(), password=password)
     if user is None:
-        return render(request, "login.html", status_code=401, next=_safe_next(next), failed=True)
-    token = issue_token(db, user=user, kind="session",
-                        lifetime=timedelta(hours=settings.session_hours), now=utcnow())
-    target = _safe_next(next) or HOME_BY_ROLE[Role(user.role)]
+        return render(
+            request, "login.html", status_code=401, next=_safe_next(next_url), failed=True
+        )
+    token = issue_token(
+        db,
+        user=user,
+        kind="session",
+        lifetime=timedelta(hours=settings.session_hours),
+        now=utcnow(),
+    )
+    target = _safe_next(next_url) or HOME_BY_ROLE[Role(user.role)]
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_hours * 3600,
-                        httponly=True, samesite="lax")
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=settings.session_hours * 3600, httponly=True, samesite="lax"
+    )
     return response
 
 
@@ -97,8 +113,9 @@ def logout(request: Request, db: DbSession) -> RedirectResponse:
 @router.get("/worklist", response_class=HTMLResponse)
 def worklist(request: Request, db: DbSession, user: Clinician) -> HTMLResponse:
     rows = queries.worklist(db, principal=user, source_ip=client_ip(request))
-    return render(request, "worklist.html", rows=rows,
-                  version=queries.worklist_version(db, principal=user))
+    return render(
+        request, "worklist.html", rows=rows, version=queries.worklist_version(db, principal=user)
+    )
 
 
 @router.get("/worklist/rows", response_class=HTMLResponse)
@@ -137,8 +154,11 @@ async def worklist_events(request: Request, user: CurrentUser) -> StreamingRespo
                     idle = 0
                     yield b": keep-alive\n\n"
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get("/ecgs/{record_id}", response_class=HTMLResponse)
@@ -157,9 +177,16 @@ def ecg_review(
     flag_code: Annotated[str | None, Form()] = None,
     report: Annotated[str | None, Form(max_length=4000)] = None,
 ) -> RedirectResponse:
-    actions.submit_review(db, principal=user, record_id=record_id, verdict=verdict,
-                          flag_code=flag_code or None, report=report, now=utcnow(),
-                          source_ip=client_ip(request))
+    actions.submit_review(
+        db,
+        principal=user,
+        record_id=record_id,
+        verdict=verdict,
+        flag_code=flag_code or None,
+        report=report,
+        now=utcnow(),
+        source_ip=client_ip(request),
+    )
     return RedirectResponse(f"/ecgs/{record_id}", status_code=303)
 
 
@@ -170,9 +197,12 @@ def referral_list(request: Request, db: DbSession, user: Clinician) -> HTMLRespo
 
 
 @router.get("/referrals/{referral_id}", response_class=HTMLResponse)
-def referral_view(referral_id: str, request: Request, db: DbSession, user: Clinician) -> HTMLResponse:
-    row = queries.get_referral(db, principal=user, referral_id=referral_id,
-                               source_ip=client_ip(request))
+def referral_view(
+    referral_id: str, request: Request, db: DbSession, user: Clinician
+) -> HTMLResponse:
+    row = queries.get_referral(
+        db, principal=user, referral_id=referral_id, source_ip=client_ip(request)
+    )
     steps = [s.value for s in allowed_steps(State(row.referral.state))]
     steps = [s for s in steps if user.role in actions.STEP_ROLES[_step(s)]]
     return render(request, "referral.html", row=row, steps=steps)
@@ -202,19 +232,40 @@ def referral_stamp(
     at: Annotated[str | None, Form()] = None,
     note: Annotated[str | None, Form(max_length=1000)] = None,
 ) -> RedirectResponse:
-    actions.stamp_step(db, principal=user, referral_id=referral_id, step=step,
-                       at=_parse_local(at), note=(note or "").strip() or None, now=utcnow(),
-                       source_ip=client_ip(request))
+    actions.stamp_step(
+        db,
+        principal=user,
+        referral_id=referral_id,
+        step=step,
+        at=_parse_local(at),
+        note=(note or "").strip() or None,
+        now=utcnow(),
+        source_ip=client_ip(request),
+    )
     return RedirectResponse(f"/referrals/{referral_id}", status_code=303)
 
 
 @router.get("/audit/transfers", response_class=HTMLResponse)
-def transfer_audit(request: Request, db: DbSession, user: Coordinator, days: int = 30) -> HTMLResponse:
+def transfer_audit(
+    request: Request, db: DbSession, user: Coordinator, days: int = 30
+) -> HTMLResponse:
     since = utcnow() - timedelta(days=max(1, min(days, 3650)))
-    rows = queries.referrals(db, principal=user, since=since, limit=10000,
-                             source_ip=client_ip(request), action="referral.audit")
-    return render(request, "audit.html", rows=rows, summary=summarize([r.times for r in rows]),
-                  target=TARGET_DOOR_TO_ADMISSION_MIN, days=days)
+    rows = queries.referrals(
+        db,
+        principal=user,
+        since=since,
+        limit=10000,
+        source_ip=client_ip(request),
+        action="referral.audit",
+    )
+    return render(
+        request,
+        "audit.html",
+        rows=rows,
+        summary=summarize([r.times for r in rows]),
+        target=TARGET_DOOR_TO_ADMISSION_MIN,
+        days=days,
+    )
 
 
 def principal_or_none(request: Request) -> Principal | None:
