@@ -281,6 +281,11 @@ class RelayClient:
             if frame["type"] == "stored":
                 return Stored(upload_id, frame["record_id"], bool(frame.get("duplicate")))
 
+    async def subscribe(self, record_ids: Sequence[str]) -> None:
+        """Ask for results of records stored earlier (e.g. before the cart restarted)."""
+        await self.connect()
+        await self._send({"type": "subscribe", "record_ids": list(record_ids)[:200]})
+
     async def heartbeat(
         self, *, agent_version: str, outbox_depth: int, disk_free_bytes: int | None
     ) -> None:

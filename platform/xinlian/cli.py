@@ -30,6 +30,16 @@ app.add_typer(user_app, name="user")
 app.add_typer(org_app, name="org")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(eval_app, name="eval")
+
+
+def _register_cart_commands() -> None:
+    from xinlian.cli_cart import cart_app, upload_command
+
+    app.add_typer(cart_app, name="cart")
+    app.command("upload")(upload_command)
+
+
+_register_cart_commands()
 console = Console()
 
 
