@@ -205,3 +205,28 @@ def browser_page() -> Iterator[object]:
         yield page
         context.close()
         browser.close()
+
+
+# --- an enrolled cart ----------------------------------------------------------------------
+
+
+@dataclass
+class Cart:
+    device_id: str
+    credential: str
+    organization_id: str
+
+
+def enrol_cart(live: LiveServer) -> Cart:
+    from tests import factories
+
+    with live.sessions() as s:
+        _central, (town, _other) = factories.county(s)
+        device, credential = factories.device(s, org=town)
+        s.commit()
+        return Cart(device.id, credential, town.id)
+
+
+@pytest.fixture()
+def cart(live_server: LiveServer) -> Cart:
+    return enrol_cart(live_server)

@@ -143,7 +143,7 @@ class Agent:
                     await asyncio.wait_for(self._stop.wait(), timeout=backoff)
                 backoff = min(60.0, backoff * 2)
                 continue
-            if until_empty and not self.outbox.pending():
+            if until_empty and not self.outbox.pending() and not self.watcher.settling:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self.scan_s)

@@ -40,10 +40,12 @@ class FolderWatcher:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._last_sizes: dict[str, tuple[int, ...]] = {}
+        self.settling = 0  # records seen whose files changed since the previous scan
 
     def scan(self, known: Any) -> list[FoundRecord]:
         """Records complete and stable since the previous scan and not ``known(dir, name)``."""
         found = []
+        self.settling = 0
         for hea in sorted(self.folder.glob("*.hea")):
             name = hea.stem
             if known(self.folder, name):
@@ -57,6 +59,7 @@ class FolderWatcher:
             sizes = tuple(p.stat().st_size for p in paths)
             if self._last_sizes.get(name) != sizes:
                 self._last_sizes[name] = sizes
+                self.settling += 1
                 continue
             sidecar = self.folder / f"{name}.json"
             metadata: dict[str, Any] = {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,28 +12,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from devices.simulator import simulate, write_record
-from tests import factories
-from tests.conftest import LiveServer, make_settings, start_server, stop_server
+from tests.conftest import Cart, LiveServer, enrol_cart, make_settings, start_server, stop_server
 
-
-@dataclass
-class Cart:
-    device_id: str
-    credential: str
-    organization_id: str
-
-
-def enrol_cart(live: LiveServer) -> Cart:
-    with live.sessions() as s:
-        _central, (town, _other) = factories.county(s)
-        device, credential = factories.device(s, org=town)
-        s.commit()
-        return Cart(device.id, credential, town.id)
-
-
-@pytest.fixture()
-def cart(live_server: LiveServer) -> Cart:
-    return enrol_cart(live_server)
+__all__ = ["Cart", "enrol_cart"]
 
 
 @pytest.fixture()
