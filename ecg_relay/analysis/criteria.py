@@ -33,6 +33,7 @@ POSTERIOR_STD_MV = 0.05
 
 WIDE_QRS_MS = 120.0  # complete bundle branch block / ventricular origin (Surawicz 2009)
 QTC_LONG_MS = 500.0  # QTc > 500 ms: torsades risk (Rautaharju 2009)
+BAZETT_MAX_BPM = 100.0  # above this Bazett over-corrects; Fridericia is used instead
 BRADY_SEVERE_BPM = 40.0
 PAUSE_S = 3.0
 TACHY_SEVERE_BPM = 150.0

@@ -18,6 +18,7 @@ BASELINE_DRIFT_MV = 0.05
 ST_J_WINDOW_S = 0.008  # ST at J averaged over 8 ms
 ST_60_S = 0.060  # J + 60 ms
 P_MIN_MV = 0.04  # smallest P wave we call present in the median beat
+P_HALF_MAX_S = 0.06  # P onset at most 60 ms before its peak (P duration < 120 ms)
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,10 @@ def delineate(
             peak_i = p0 + int(amp_idx[lead])
             x = np.abs(rel[:, lead])
             i = peak_i
-            while i > p0 and x[i] > 0.15 * abs(p_amp):
+            # A P wave rises over at most ~60 ms (P duration < 120 ms): never walk further,
+            # or noise and the previous T wave would be taken for the P onset.
+            earliest = max(p0, peak_i - int(P_HALF_MAX_S * fs))
+            while i > earliest and x[i] > 0.2 * abs(p_amp):
                 i -= 1
             p_onset = i
     return Fiducials(

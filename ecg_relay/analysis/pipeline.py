@@ -326,18 +326,29 @@ def _assess(
         )
     if hr > c.TACHY_SEVERE_BPM:
         flags.append(Flag("TACHY_SEVERE", Severity.URGENT, {"heart_rate_bpm": _r(hr)}))
-    if qtc_b is not None and qtc_b > c.QTC_LONG_MS and not wide:
+    # Bazett over-corrects above 100/min (Rautaharju 2009); Fridericia is used there.
+    formula = "bazett" if hr <= c.BAZETT_MAX_BPM else "fridericia"
+    qtc_flag = qtc_b if formula == "bazett" else qtc_f
+    if qtc_flag is not None and qtc_flag > c.QTC_LONG_MS and not wide and regular:
         flags.append(
             Flag(
                 "QTC_LONG",
                 Severity.URGENT,
-                {"qtc_bazett_ms": _r(qtc_b), "qt_ms": _r(qt_ms), "threshold_ms": c.QTC_LONG_MS},
+                {
+                    "qtc_ms": _r(qtc_flag),
+                    "formula": formula,
+                    "qt_ms": _r(qt_ms),
+                    "threshold_ms": c.QTC_LONG_MS,
+                },
             )
         )
     sinus = p_present and regular and not (af or afl or avb3 or vt)
-    if sinus and hr < c.SINUS_BRADY_BPM:
+    # A regular narrow-complex rhythm whose P merges into the T wave at fast rates is
+    # still called sinus for the rate statements (info only; never a green channel).
+    rate_sinus = sinus or (regular and not wide and not (af or afl or avb3 or vt))
+    if rate_sinus and hr < c.SINUS_BRADY_BPM:
         flags.append(Flag("SINUS_BRADY", Severity.INFO, {"heart_rate_bpm": _r(hr)}))
-    if sinus and c.SINUS_TACHY_BPM < hr <= c.TACHY_SEVERE_BPM:
+    if rate_sinus and c.SINUS_TACHY_BPM < hr <= c.TACHY_SEVERE_BPM:
         flags.append(Flag("SINUS_TACHY", Severity.INFO, {"heart_rate_bpm": _r(hr)}))
     if sinus and pr_ms is not None and pr_ms > c.PR_LONG_MS:
         flags.append(

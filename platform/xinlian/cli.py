@@ -257,6 +257,101 @@ def analyze(
         console.print(f"    {json.dumps(flag.evidence, ensure_ascii=False)}")
 
 
+def _eval_progress(desc: str):  # type: ignore[no-untyped-def]
+    from rich.progress import Progress
+
+    return Progress(
+        f"[progress.description]{desc}", "{task.completed} records", console=console, transient=True
+    )
+
+
+@eval_app.command("triage")
+def eval_triage(
+    data: Annotated[Path, typer.Option(help="Folder with records.csv (e.g. ../shared/ecg-data).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Sensitivity, specificity and PPV per triage code on labelled real records."""
+    from ecg_relay.evaluation import evaluate_triage
+
+    if not (data / "records.csv").exists():
+        console.print(f"[red]{data}/records.csv not found[/red]")
+        raise typer.Exit(2)
+    with _eval_progress("triage") as progress:
+        task = progress.add_task("triage")
+        report = evaluate_triage(data, progress=lambda _r: progress.advance(task))
+    out = report.to_json()
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False, indent=1))
+        return
+    table = Table(
+        "code",
+        "TP",
+        "FN",
+        "FP",
+        "TN",
+        "Se (95% CI)",
+        "Sp (95% CI)",
+        "PPV (95% CI)",
+        title=f"triage on {out['records']} records ({len(out['skipped'])} skipped, "
+        f"{len(out['failed'])} failed)",
+    )
+
+    def fmt(v: float | None, ci: tuple[float | None, float | None]) -> str:
+        return "—" if v is None else f"{v:.2f} ({ci[0]:.2f}–{ci[1]:.2f})"
+
+    for code, s in out["codes"].items():
+        table.add_row(
+            code,
+            str(s["tp"]),
+            str(s["fn"]),
+            str(s["fp"]),
+            str(s["tn"]),
+            fmt(s["sensitivity"], s["sensitivity_ci95"]),
+            fmt(s["specificity"], s["specificity_ci95"]),
+            fmt(s["ppv"], s["ppv_ci95"]),
+        )
+    console.print(table)
+    for f in out["failed"]:
+        console.print(f"[red]failed[/red] {f['record']}: {f['reason']}")
+    for e in out["errors"]:
+        console.print(
+            f"{e['error']:11} {e['code']:9} {e['record']}  truth={';'.join(e['truth'])}  "
+            f"flags={','.join(e['flags'])}"
+        )
+
+
+@eval_app.command("rpeaks")
+def eval_rpeaks(
+    data: Annotated[Path, typer.Option(help="Folder with records.csv (e.g. ../shared/ecg-data).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """QRS detection Se and +P (EC57, 150 ms window), next to wfdb's xqrs."""
+    from ecg_relay.evaluation import evaluate_rpeaks
+
+    with _eval_progress("rpeaks") as progress:
+        task = progress.add_task("rpeaks")
+        out = evaluate_rpeaks(data, progress=lambda _r: progress.advance(task)).to_json()
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False, indent=1))
+        return
+    g = out["gross"]
+    console.print(
+        f"gross: {g['reference']} beats, Se {g['se']}, +P {g['ppv']} "
+        f"(xqrs: Se {g['xqrs_se']}, +P {g['xqrs_ppv']})"
+    )
+    table = Table("record", "beats", "Se", "+P", "xqrs Se", "xqrs +P")
+    for r in out["records"]:
+        table.add_row(
+            r["record"],
+            str(r["reference"]),
+            str(r["se"]),
+            str(r["ppv"]),
+            str(r["xqrs_se"]),
+            str(r["xqrs_ppv"]),
+        )
+    console.print(table)
+
+
 def main() -> None:
     """Entry point: domain errors print their bilingual message instead of a traceback."""
     from xinlian.errors import DomainError
