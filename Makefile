@@ -29,6 +29,7 @@ test: install
 	fi
 
 bench: install
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
 	$(BIN)/python bench/analysis.py
 	$(BIN)/python bench/relay.py
 
