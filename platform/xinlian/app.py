@@ -48,12 +48,17 @@ def create_app(
             WorkerThread(sessions, lease_s=settings.analysis_lease_s, mains_hz=settings.mains_hz)
             for _ in range(settings.analysis_workers if start_workers else 0)
         ]
+        from xinlian.maintenance import MaintenanceThread
+
+        maintenance = MaintenanceThread(sessions, settings)
         for w in workers:
             w.start()
+        maintenance.start()
         app.state.workers = workers
         try:
             yield
         finally:
+            maintenance.stop()
             for w in workers:
                 w.stop()
             for w in workers:

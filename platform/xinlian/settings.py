@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     analysis_lease_s: float = 60.0
     # Devices (issue 5).
     clock_offset_alert_ms: float = 60_000.0
+    device_silent_minutes: int = 30
+    opening_hours: str = "08:00-18:00"  # Asia/Shanghai; silence outside is not an alert
     enrollment_code_hours: int = 24
     mains_hz: float = Field(default=50.0)
 

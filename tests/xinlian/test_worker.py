@@ -125,3 +125,20 @@ def test_record_received_while_worker_down_is_analysed_later(
     finally:
         stop_server(live)
         live.app.state.engine.dispose()
+
+
+def test_sweep_removes_orphan_record_folders_only(tmp_path: Path, sessions) -> None:  # type: ignore[no-untyped-def]
+    """A record folder without a row (crash between rename and commit) is removed; others stay."""
+    from ecg_relay.storage import Storage
+    from xinlian.maintenance import sweep_files
+
+    storage = Storage(tmp_path / "ecg")
+    orphan = storage.record_dir("ab" + "0" * 62)
+    orphan.mkdir(parents=True)
+    (orphan / "x.dat").write_bytes(b"1")
+    old = time.time() - 3600
+    os.utime(orphan, (old, old))
+    fresh = storage.record_dir("cd" + "0" * 62)
+    fresh.mkdir(parents=True)
+    assert sweep_files(sessions, storage) == 1
+    assert not orphan.exists() and fresh.exists()
