@@ -227,3 +227,64 @@ def set_status(
         detail={"status": body.status},
     )
     return device_json(d, [])
+
+
+class MoveRequest(BaseModel):
+    organization_code: str = Field(min_length=1, max_length=64)
+
+
+@router.post("/{device_id}/move")
+def move(
+    device_id: str, body: MoveRequest, request: Request, db: DbSession, user: Admin
+) -> dict[str, Any]:
+    """Give the cart to another organization (its future ECGs belong there)."""
+    org = org_by_code(db, body.organization_code)
+    try:
+        d = enrollment.move(db, device_id=device_id, organization_id=org.id)
+    except enrollment.EnrollmentError as exc:
+        raise as_domain_error(exc) from None
+    audit.record(
+        db,
+        actor_type="user",
+        actor_id=user.user_id,
+        action="device.move",
+        target_type="device",
+        target_id=device_id,
+        source_ip=client_ip(request),
+        detail={"organization_id": org.id},
+    )
+    return device_json(d, [])
+
+
+@router.post("/{device_id}/rotate", status_code=201)
+def rotate(
+    device_id: str, request: Request, db: DbSession, user: Admin, settings: AppSettings
+) -> dict[str, Any]:
+    """End the current credential now (open connections close) and issue an enrollment code
+    with which the cart obtains a new one."""
+    now = utcnow()
+    device = db.get(Device, device_id)
+    if device is None:
+        raise as_domain_error(enrollment.EnrollmentError("DEVICE_UNKNOWN"))
+    device.credential_hash = None
+    device.credential_issued_at = now
+    try:
+        code, expires = enrollment.create_code(
+            db,
+            device_id=device_id,
+            now=now,
+            valid_for=timedelta(hours=settings.enrollment_code_hours),
+            created_by=user.user_id,
+        )
+    except enrollment.EnrollmentError as exc:
+        raise as_domain_error(exc) from None
+    audit.record(
+        db,
+        actor_type="user",
+        actor_id=user.user_id,
+        action="device.rotate",
+        target_type="device",
+        target_id=device_id,
+        source_ip=client_ip(request),
+    )
+    return {"code": code, "expires_at": expires.isoformat()}

@@ -183,3 +183,36 @@ def fleet_code(
 def fleet_revoke(device_id: str, request: Request, db: DbSession, user: Admin) -> RedirectResponse:
     devices_api.revoke(device_id, request, db, user)
     return RedirectResponse("/admin/fleet", status_code=303)
+
+
+@router.post("/fleet/{device_id}/status")
+def fleet_status(
+    device_id: str, request: Request, db: DbSession, user: Admin, status: Annotated[str, Form()]
+) -> RedirectResponse:
+    devices_api.set_status(device_id, devices_api.StatusRequest(status=status), request, db, user)
+    return RedirectResponse("/admin/fleet", status_code=303)
+
+
+@router.post("/fleet/{device_id}/move")
+def fleet_move(
+    device_id: str,
+    request: Request,
+    db: DbSession,
+    user: Admin,
+    org: Annotated[str, Form(max_length=64)],
+) -> RedirectResponse:
+    devices_api.move(device_id, devices_api.MoveRequest(organization_code=org), request, db, user)
+    return RedirectResponse("/admin/fleet", status_code=303)
+
+
+@router.post("/fleet/{device_id}/rotate", response_class=HTMLResponse)
+def fleet_rotate(
+    device_id: str, request: Request, db: DbSession, user: Admin, settings: AppSettings
+) -> HTMLResponse:
+    issued = devices_api.rotate(device_id, request, db, user, settings)
+    return _fleet(
+        request,
+        db,
+        issued_code=issued["code"],
+        issued_expires=datetime.fromisoformat(issued["expires_at"]),
+    )
