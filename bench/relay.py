@@ -72,6 +72,31 @@ async def run(url: str, creds: list[str], files: list[list[Path]], per_cart: int
     return latencies
 
 
+async def run_http(
+    base: str, creds: list[str], files: list[list[Path]], per_cart: int
+) -> list[float]:
+    """The same records as plain HTTP multipart POSTs: the baseline a user would otherwise pick."""
+    import httpx
+
+    latencies: list[float] = []
+
+    async def cart(i: int, client: httpx.AsyncClient) -> None:
+        for k in range(per_cart):
+            rec = files[(i * per_cart + k) % len(files)]
+            t = time.perf_counter()
+            r = await client.post(
+                f"{base}/api/v1/records",
+                headers={"Authorization": f"Bearer {creds[i]}"},
+                files=[("files", (p.name, p.read_bytes())) for p in rec],
+            )
+            r.raise_for_status()
+            latencies.append((time.perf_counter() - t) * 1000)
+
+    async with httpx.AsyncClient(timeout=120) as client:
+        await asyncio.gather(*(cart(i, client) for i in range(len(creds))))
+    return latencies
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--carts", type=int, default=50)
@@ -84,6 +109,15 @@ def main() -> None:
         files = [
             write_record(
                 simulate(SCENARIOS[i % len(SCENARIOS)], seed=i), Path(tmp) / "rec", f"r{i}"
+            )
+            for i in range(total)
+        ]
+        # Distinct records for the HTTP run, so neither run is answered as a duplicate.
+        http_files = [
+            write_record(
+                simulate(SCENARIOS[i % len(SCENARIOS)], seed=10_000 + i),
+                Path(tmp) / "rec-http",
+                f"h{i}",
             )
             for i in range(total)
         ]
@@ -151,9 +185,16 @@ def main() -> None:
                 f"({len(s2a)} analysed, 1 analysis thread)"
             )
             print(f"server peak RSS: {peak_rss_mb(server.pid):.0f} MB")
-            print(
-                "HTTP multipart baseline: not implemented yet (no HTTP upload route); see docs/performance.md"
+            t1 = time.perf_counter()
+            hlat = np.asarray(
+                asyncio.run(run_http(f"http://127.0.0.1:{port}", creds, http_files, args.per_cart))
             )
+            h_elapsed = time.perf_counter() - t1
+            print(
+                f"HTTP multipart baseline: {total / h_elapsed:.1f} records/s, "
+                f"p50 {np.percentile(hlat, 50):.0f} ms, p99 {np.percentile(hlat, 99):.0f} ms"
+            )
+            print(f"websocket/HTTP throughput ratio: {h_elapsed / elapsed:.2f}")
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ecg_relay.backend import DeviceIdentity, RelayBackend
+from ecg_relay.backend import DeviceIdentity, RelayBackend, StoredRecord
 from ecg_relay.errors import RelayError
 from ecg_relay.formats import validate_record
 from ecg_relay.protocol import (
@@ -264,29 +264,19 @@ class Connection:
         state = self.uploads.get(commit.upload_id)
         if state is None:
             raise RelayError("UNKNOWN_UPLOAD", upload_id=commit.upload_id)
-        offer = state.offer
-        files = [(f.name, f.size, f.sha256) for f in offer.files]
-        await asyncio.to_thread(self.storage.verify, self.device.device_id, commit.upload_id, files)
-        directory = self.storage.staging_dir(self.device.device_id, commit.upload_id)
         try:
-            info = await asyncio.to_thread(
-                validate_record, directory, offer.record_name, upload_id=commit.upload_id
+            stored = await finish_upload(
+                self.storage,
+                self.backend,
+                self.device,
+                state.offer,
+                upload_id=commit.upload_id,
+                content_sha256=state.content_sha256,
             )
-        except RelayError:
-            # Content is final (hashes matched) but not a usable record: drop it whole.
-            self.uploads.pop(commit.upload_id, None)
-            await asyncio.to_thread(self.storage.discard, self.device.device_id, commit.upload_id)
+        except RelayError as err:
+            if err.code not in ("INCOMPLETE", "SHA256_MISMATCH"):
+                self.uploads.pop(commit.upload_id, None)  # discarded whole
             raise
-        final = await asyncio.to_thread(
-            self.storage.promote,
-            self.device.device_id,
-            commit.upload_id,
-            state.content_sha256,
-            [f.name for f in offer.files],
-        )
-        stored = await self.backend.store(
-            self.device, offer, content_sha256=state.content_sha256, directory=final, info=info
-        )
         self.uploads.pop(commit.upload_id, None)
         await self.send(
             {
@@ -332,6 +322,39 @@ class Connection:
                 ):
                     self.watched.pop(rid, None)
             await asyncio.sleep(self.limits.status_poll_s)
+
+
+async def finish_upload(
+    storage: Storage,
+    backend: RelayBackend,
+    device: DeviceIdentity,
+    offer: Offer,
+    *,
+    upload_id: str,
+    content_sha256: str,
+) -> StoredRecord:
+    """Verify a fully staged upload, validate the WFDB record, promote it and store the row.
+
+    Shared by the websocket commit and the HTTP upload route, so both give the same
+    guarantees: nothing is visible until the files are verified, fsynced and committed.
+    """
+    files = [(f.name, f.size, f.sha256) for f in offer.files]
+    await asyncio.to_thread(storage.verify, device.device_id, upload_id, files)
+    directory = storage.staging_dir(device.device_id, upload_id)
+    try:
+        info = await asyncio.to_thread(
+            validate_record, directory, offer.record_name, upload_id=upload_id
+        )
+    except RelayError:
+        # Content is final (hashes matched) but not a usable record: drop it whole.
+        await asyncio.to_thread(storage.discard, device.device_id, upload_id)
+        raise
+    final = await asyncio.to_thread(
+        storage.promote, device.device_id, upload_id, content_sha256, [f.name for f in offer.files]
+    )
+    return await backend.store(
+        device, offer, content_sha256=content_sha256, directory=final, info=info
+    )
 
 
 async def serve_connection(

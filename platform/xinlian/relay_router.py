@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import time
+import uuid
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, Request, WebSocket
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.websockets import WebSocketDisconnect
 
-from ecg_relay.protocol import PATH
-from ecg_relay.server import Limits, OfferRateLimiter, TransportClosed, serve_connection
+from ecg_relay.errors import RelayError
+from ecg_relay.protocol import PATH, FileSpec, Offer, OfferMeta, check_manifest, content_sha256
+from ecg_relay.server import (
+    Limits,
+    OfferRateLimiter,
+    TransportClosed,
+    finish_upload,
+    serve_connection,
+)
 from ecg_relay.storage import Storage
 from xinlian.relay_backend import SqlRelayBackend
 from xinlian.settings import Settings
@@ -91,3 +104,80 @@ async def relay(ws: WebSocket) -> None:
         raise
     except Exception:
         log.exception("relay connection for device %s ended with an error", device.device_id)
+
+
+def _error(err: RelayError, status: int = 422) -> JSONResponse:
+    return JSONResponse(err.frame(), status_code=413 if err.code == "RECORD_TOO_LARGE" else status)
+
+
+@router.post("/api/v1/records", status_code=201, tags=["relay"])
+async def http_upload(request: Request) -> JSONResponse:
+    """One record as multipart/form-data (`files`, optional `metadata` JSON), device auth.
+
+    For carts whose network blocks websockets; no resume. Same checks, same durability and
+    the same error codes as the relay; 201 when stored, 200 when it was already stored.
+    """
+    backend, storage, limits, rate = relay_parts(request.app.state)
+    header = request.headers.get("authorization", "")
+    credential = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    device = await backend.authenticate(credential) if credential else None
+    if device is None:
+        return _error(RelayError("AUTH_FAILED"), 401)
+    if not rate.allow(device.device_id, time.monotonic()):
+        return _error(RelayError("RATE_LIMITED"), 429)
+    length = int(request.headers.get("content-length") or 0)
+    if length > limits.max_record_bytes + 64 * 1024:
+        return _error(RelayError("RECORD_TOO_LARGE", f"{length} bytes"))
+    upload_id = f"http-{uuid.uuid4().hex}"
+    try:
+        form = await request.form(max_files=32, max_fields=4)
+        parts = [f for f in form.getlist("files") if isinstance(f, StarletteUploadFile)]
+        raw_meta = form.get("metadata")
+        metadata = (
+            OfferMeta.model_validate_json(raw_meta) if isinstance(raw_meta, str) else OfferMeta()
+        )
+        blobs = {str(p.filename or ""): await p.read() for p in parts}
+        hea = next((n for n in blobs if n.endswith(".hea")), None)
+        if hea is None:
+            raise RelayError("BAD_MANIFEST", "no .hea file", upload_id=upload_id)
+        specs = [
+            FileSpec(name=n, size=len(b), sha256=hashlib.sha256(b).hexdigest())
+            for n, b in blobs.items()
+        ]
+        offer = Offer(
+            type="offer", upload_id=upload_id, record_name=hea[:-4], files=specs, metadata=metadata
+        )
+        check_manifest(offer, max_record_bytes=limits.max_record_bytes)
+        sha = content_sha256(offer.files)
+        existing = await backend.find_stored(sha)
+        if existing is not None:
+            return JSONResponse({"record_id": existing, "duplicate": True}, status_code=200)
+        manifest: dict[str, object] = {
+            "record_name": offer.record_name,
+            "content_sha256": sha,
+            "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in specs],
+        }
+        await asyncio.to_thread(storage.open_upload, device.device_id, upload_id, manifest)
+        for spec in specs:
+            await asyncio.to_thread(
+                storage.write_chunk,
+                device.device_id,
+                upload_id,
+                spec.name,
+                0,
+                blobs[spec.name],
+                spec.size,
+            )
+        stored = await finish_upload(
+            storage, backend, device, offer, upload_id=upload_id, content_sha256=sha
+        )
+    except RelayError as err:
+        await asyncio.to_thread(storage.discard, device.device_id, upload_id)
+        return _error(err)
+    except (ValidationError, ValueError) as exc:
+        await asyncio.to_thread(storage.discard, device.device_id, upload_id)
+        return _error(RelayError("BAD_FRAME", str(exc)[:200]))
+    return JSONResponse(
+        {"record_id": stored.record_id, "duplicate": stored.duplicate},
+        status_code=200 if stored.duplicate else 201,
+    )

@@ -399,3 +399,33 @@ def test_limits_are_enforced(tight_server: LiveServer, tmp_path: Path) -> None:
         "idle": "IDLE_TIMEOUT",
     }
     assert _counts(tight_server) == (0, 0)
+
+
+def test_http_multipart_upload(live_server: LiveServer, cart: Cart, tmp_path: Path) -> None:
+    """The HTTP fallback stores a record once, refuses bad input with relay codes, needs auth."""
+    import httpx
+
+    hea, dat = record_files(tmp_path, seed=9)
+    auth = {"Authorization": f"Bearer {cart.credential}"}
+    meta = json.dumps({"patient": {"name": "测试", "sex": "M"}, "chest_pain": True})
+
+    def post(files: list[tuple[str, bytes]], headers: dict[str, str] = auth) -> httpx.Response:
+        return httpx.post(
+            f"{live_server.url}/api/v1/records",
+            headers=headers,
+            data={"metadata": meta},
+            files=[("files", (n, b, "application/octet-stream")) for n, b in files],
+        )
+
+    good = [(hea.name, hea.read_bytes()), (dat.name, dat.read_bytes())]
+    first = post(good)
+    assert first.status_code == 201, first.text
+    again = post(good)
+    assert again.status_code == 200 and again.json() == {
+        "record_id": first.json()["record_id"],
+        "duplicate": True,
+    }
+    short = post([(hea.name, hea.read_bytes()), (dat.name, dat.read_bytes()[:-10])])
+    assert short.status_code == 422 and short.json()["code"] == "DAT_SIZE_MISMATCH"
+    assert post(good, headers={}).status_code == 401
+    assert _counts(live_server) == (1, 1)
