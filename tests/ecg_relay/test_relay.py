@@ -265,6 +265,43 @@ def test_flat_and_nan_signals_are_accepted_and_flagged_unreadable(
     assert result["referral"] is None
 
 
+def test_nan_samples_are_accepted_and_flagged(
+    live_server: LiveServer, cart: Cart, tmp_path: Path
+) -> None:
+    """Samples stored as WFDB's missing-value sentinel read back as NaN: stored, REPEAT_ECG."""
+    import numpy as np
+    import wfdb
+
+    folder = tmp_path / "nan"
+    folder.mkdir()
+    names = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    sig = np.full((5000, 12), np.nan)
+    wfdb.wrsamp(
+        "gap",
+        fs=500,
+        units=["mV"] * 12,
+        sig_name=names,
+        p_signal=sig,
+        fmt=["16"] * 12,
+        adc_gain=[1000.0] * 12,
+        baseline=[0] * 12,
+        write_dir=str(folder),
+    )
+
+    async def go() -> dict[str, Any]:
+        client = RelayClient(live_server.ws_url, cart.credential)
+        stored = await client.upload(
+            [folder / "gap.hea", folder / "gap.dat"], metadata={}, upload_id="nan"
+        )
+        (result,) = await client.wait_results([stored.record_id], timeout=30)
+        await client.close()
+        return result
+
+    result = asyncio.run(go())
+    assert result["analysis"]["flag_codes"] == ["REPEAT_ECG"]
+    assert result["analysis"]["readable"] is False
+
+
 def test_resume_after_connection_cut_mid_chunk(
     live_server: LiveServer, cart: Cart, tmp_path: Path
 ) -> None:
