@@ -40,6 +40,10 @@ TACHY_SEVERE_BPM = 150.0
 SINUS_BRADY_BPM = 60.0
 SINUS_TACHY_BPM = 100.0
 VT_MIN_BPM = 100.0  # three or more ventricular beats faster than 100/min
+# Wide QRS at or above this rate is presumed VT (Zeppenfeld K et al., 2022 ESC guidelines for
+# ventricular arrhythmias, Eur Heart J 2022;43:3997: treat wide-complex tachycardia as VT
+# unless SVT is established).
+WCT_PRESUMED_VT_BPM = 120.0
 PR_LONG_MS = 200.0  # first-degree AV block
 LOW_VOLTAGE_LIMB_MV = 0.5  # all limb leads QRS < 0.5 mV
 LOW_VOLTAGE_CHEST_MV = 1.0  # all chest leads QRS < 1.0 mV

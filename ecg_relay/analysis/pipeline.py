@@ -211,7 +211,18 @@ def _assess(
     regular = irregular < c.AF_IRREGULARITY
     n_beats = int(r_peaks.size)
 
-    vt = wide and hr >= c.VT_MIN_BPM and not p_present and regular and dominant.mean() >= 0.7
+    # A wide-complex tachycardia is VT until proven otherwise (ESC 2022 ventricular
+    # arrhythmia guideline); below WCT_PRESUMED_VT_BPM it takes absent P waves and a regular
+    # rhythm, so sinus rhythm with a bundle branch block at 100-120/min is not called VT.
+    organised = float(dominant.mean()) >= 0.5
+    vt = (
+        wide
+        and organised
+        and (
+            hr >= c.WCT_PRESUMED_VT_BPM
+            or (hr >= c.VT_MIN_BPM and not p_present and regular and float(dominant.mean()) >= 0.7)
+        )
+    )
     if vt:
         flags.append(
             Flag(

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 # Bump on any change that can change a flag: reviews are tied to (flag code, version).
-ALGORITHM_VERSION = "xinlian-ecg-1.0.0"
+ALGORITHM_VERSION = "xinlian-ecg-1.1.0"
 
 
 class Severity(StrEnum):
