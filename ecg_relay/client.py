@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from ecg_relay.protocol import encode, encode_chunk
 
@@ -120,7 +120,10 @@ class RelayClient:
         except InvalidStatus as exc:
             if exc.response.status_code in (401, 403):
                 raise AuthRefused(f"HTTP {exc.response.status_code}") from None
-            raise
+            raise ConnectionError(f"handshake refused: HTTP {exc.response.status_code}") from None
+        except InvalidHandshake as exc:
+            # The server went away mid-handshake (restart, proxy): worth retrying.
+            raise ConnectionError(f"handshake failed: {exc}") from None
         self._ws = ws
         self._inbox = asyncio.Queue()
         self._reader = asyncio.create_task(self._read(ws))
