@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -37,6 +39,15 @@ def as_domain_error(exc: enrollment.EnrollmentError) -> DomainError:
     return DomainError(
         exc.code, status_code=status, message_zh=exc.message_zh, message_en=exc.message_en
     )
+
+
+@contextmanager
+def enrollment_errors() -> Iterator[None]:
+    """Enrollment refusals become domain errors (stable code, zh/en message, HTTP status)."""
+    try:
+        yield
+    except enrollment.EnrollmentError as exc:
+        raise as_domain_error(exc) from None
 
 
 class EnrollRequest(BaseModel):
@@ -135,7 +146,7 @@ class RegisterRequest(BaseModel):
 @router.post("", status_code=201)
 def register(body: RegisterRequest, request: Request, db: DbSession, user: Admin) -> dict[str, Any]:
     org = org_by_code(db, body.organization_code)
-    try:
+    with enrollment_errors():
         d = enrollment.register(
             db,
             serial_number=body.serial_number,
@@ -144,8 +155,6 @@ def register(body: RegisterRequest, request: Request, db: DbSession, user: Admin
             organization_id=org.id,
             now=utcnow(),
         )
-    except enrollment.EnrollmentError as exc:
-        raise as_domain_error(exc) from None
     audit.record(
         db,
         actor_type="user",
@@ -163,7 +172,7 @@ def new_code(
     device_id: str, request: Request, db: DbSession, user: Admin, settings: AppSettings
 ) -> dict[str, Any]:
     """A one-time enrollment code for the cart (shown once; older unused codes are voided)."""
-    try:
+    with enrollment_errors():
         code, expires = enrollment.create_code(
             db,
             device_id=device_id,
@@ -171,8 +180,6 @@ def new_code(
             valid_for=timedelta(hours=settings.enrollment_code_hours),
             created_by=user.user_id,
         )
-    except enrollment.EnrollmentError as exc:
-        raise as_domain_error(exc) from None
     audit.record(
         db,
         actor_type="user",
@@ -188,10 +195,8 @@ def new_code(
 @router.post("/{device_id}/revoke")
 def revoke(device_id: str, request: Request, db: DbSession, user: Admin) -> dict[str, Any]:
     """Cut the cart off at once: its credential stops working and open connections close."""
-    try:
+    with enrollment_errors():
         d = enrollment.revoke(db, device_id=device_id, now=utcnow())
-    except enrollment.EnrollmentError as exc:
-        raise as_domain_error(exc) from None
     audit.record(
         db,
         actor_type="user",
@@ -212,10 +217,8 @@ class StatusRequest(BaseModel):
 def set_status(
     device_id: str, body: StatusRequest, request: Request, db: DbSession, user: Admin
 ) -> dict[str, Any]:
-    try:
+    with enrollment_errors():
         d = enrollment.set_status(db, device_id=device_id, status=body.status)
-    except enrollment.EnrollmentError as exc:
-        raise as_domain_error(exc) from None
     audit.record(
         db,
         actor_type="user",
@@ -239,10 +242,8 @@ def move(
 ) -> dict[str, Any]:
     """Give the cart to another organization (its future ECGs belong there)."""
     org = org_by_code(db, body.organization_code)
-    try:
+    with enrollment_errors():
         d = enrollment.move(db, device_id=device_id, organization_id=org.id)
-    except enrollment.EnrollmentError as exc:
-        raise as_domain_error(exc) from None
     audit.record(
         db,
         actor_type="user",
@@ -268,7 +269,7 @@ def rotate(
         raise as_domain_error(enrollment.EnrollmentError("DEVICE_UNKNOWN"))
     device.credential_hash = None
     device.credential_issued_at = now
-    try:
+    with enrollment_errors():
         code, expires = enrollment.create_code(
             db,
             device_id=device_id,
@@ -276,8 +277,6 @@ def rotate(
             valid_for=timedelta(hours=settings.enrollment_code_hours),
             created_by=user.user_id,
         )
-    except enrollment.EnrollmentError as exc:
-        raise as_domain_error(exc) from None
     audit.record(
         db,
         actor_type="user",
