@@ -12,11 +12,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from devices import enrollment
 from devices.models import Device, DeviceAlert
 from xinlian import audit
 from xinlian.admin import org_by_code
+from xinlian.auth import Principal
 from xinlian.db import utcnow
 from xinlian.deps import Admin, AppSettings, DbSession, client_ip
 from xinlian.errors import DomainError
@@ -48,6 +50,27 @@ def enrollment_errors() -> Iterator[None]:
         yield
     except enrollment.EnrollmentError as exc:
         raise as_domain_error(exc) from None
+
+
+def _audit(
+    db: Session,
+    user: Principal,
+    request: Request,
+    action: str,
+    device_id: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """An administrator's change to a cart, in the audit log."""
+    audit.record(
+        db,
+        actor_type="user",
+        actor_id=user.user_id,
+        action=action,
+        target_type="device",
+        target_id=device_id,
+        source_ip=client_ip(request),
+        detail=detail,
+    )
 
 
 class EnrollRequest(BaseModel):
@@ -155,15 +178,7 @@ def register(body: RegisterRequest, request: Request, db: DbSession, user: Admin
             organization_id=org.id,
             now=utcnow(),
         )
-    audit.record(
-        db,
-        actor_type="user",
-        actor_id=user.user_id,
-        action="device.register",
-        target_type="device",
-        target_id=d.id,
-        source_ip=client_ip(request),
-    )
+    _audit(db, user, request, "device.register", d.id)
     return device_json(d, [])
 
 
@@ -180,15 +195,7 @@ def new_code(
             valid_for=timedelta(hours=settings.enrollment_code_hours),
             created_by=user.user_id,
         )
-    audit.record(
-        db,
-        actor_type="user",
-        actor_id=user.user_id,
-        action="device.enrollment_code",
-        target_type="device",
-        target_id=device_id,
-        source_ip=client_ip(request),
-    )
+    _audit(db, user, request, "device.enrollment_code", device_id)
     return {"code": code, "expires_at": expires.isoformat()}
 
 
@@ -197,15 +204,7 @@ def revoke(device_id: str, request: Request, db: DbSession, user: Admin) -> dict
     """Cut the cart off at once: its credential stops working and open connections close."""
     with enrollment_errors():
         d = enrollment.revoke(db, device_id=device_id, now=utcnow())
-    audit.record(
-        db,
-        actor_type="user",
-        actor_id=user.user_id,
-        action="device.revoke",
-        target_type="device",
-        target_id=device_id,
-        source_ip=client_ip(request),
-    )
+    _audit(db, user, request, "device.revoke", device_id)
     return device_json(d, [])
 
 
@@ -219,16 +218,7 @@ def set_status(
 ) -> dict[str, Any]:
     with enrollment_errors():
         d = enrollment.set_status(db, device_id=device_id, status=body.status)
-    audit.record(
-        db,
-        actor_type="user",
-        actor_id=user.user_id,
-        action="device.status",
-        target_type="device",
-        target_id=device_id,
-        source_ip=client_ip(request),
-        detail={"status": body.status},
-    )
+    _audit(db, user, request, "device.status", device_id, detail={"status": body.status})
     return device_json(d, [])
 
 
@@ -244,16 +234,7 @@ def move(
     org = org_by_code(db, body.organization_code)
     with enrollment_errors():
         d = enrollment.move(db, device_id=device_id, organization_id=org.id)
-    audit.record(
-        db,
-        actor_type="user",
-        actor_id=user.user_id,
-        action="device.move",
-        target_type="device",
-        target_id=device_id,
-        source_ip=client_ip(request),
-        detail={"organization_id": org.id},
-    )
+    _audit(db, user, request, "device.move", device_id, detail={"organization_id": org.id})
     return device_json(d, [])
 
 
@@ -277,13 +258,5 @@ def rotate(
             valid_for=timedelta(hours=settings.enrollment_code_hours),
             created_by=user.user_id,
         )
-    audit.record(
-        db,
-        actor_type="user",
-        actor_id=user.user_id,
-        action="device.rotate",
-        target_type="device",
-        target_id=device_id,
-        source_ip=client_ip(request),
-    )
+    _audit(db, user, request, "device.rotate", device_id)
     return {"code": code, "expires_at": expires.isoformat()}
