@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 LIMB_LEADS = STANDARD_LEADS[:6]
 CHEST_LEADS = STANDARD_LEADS[6:]
@@ -36,14 +34,6 @@ def normalise_lead(name: str) -> str:
     if key.startswith("V") and key[1:].isdigit():
         return "V" + key[1:]
     return name.strip()
-
-
-def lead_index(names: Sequence[str]) -> dict[str, int]:
-    """Standard name → column index, first occurrence wins."""
-    out: dict[str, int] = {}
-    for i, n in enumerate(names):
-        out.setdefault(normalise_lead(n), i)
-    return out
 
 
 # Anatomically contiguous pairs (Cabrera order for the limb leads), 4th UDMI:

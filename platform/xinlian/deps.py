@@ -78,7 +78,6 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-ALL_ROLES = tuple(Role)
 Clinician = Annotated[
     Principal,
     Depends(

@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from devices import service as device_service
@@ -220,10 +219,3 @@ class SqlRelayBackend:
                 dev.last_seen_at = utcnow()
 
         await asyncio.to_thread(run)
-
-    async def known_record_hashes(self) -> set[str]:
-        def run() -> set[str]:
-            with self.sessions() as s:
-                return set(s.scalars(select(EcgRecord.content_sha256)))
-
-        return await asyncio.to_thread(run)

@@ -15,7 +15,6 @@ from referral_engine.metrics import TARGET_DOOR_TO_ADMISSION_MIN, summarize
 from referral_engine.states import State, allowed_steps
 from xinlian import actions, queries
 from xinlian.auth import (
-    Principal,
     authenticate_password,
     issue_token,
     principal_for_token,
@@ -204,12 +203,8 @@ def referral_view(
         db, principal=user, referral_id=referral_id, source_ip=client_ip(request)
     )
     steps = [s.value for s in allowed_steps(State(row.referral.state))]
-    steps = [s for s in steps if user.role in actions.STEP_ROLES[_step(s)]]
+    steps = [s for s in steps if user.role in actions.STEP_ROLES[actions.Step(s)]]
     return render(request, "referral.html", row=row, steps=steps)
-
-
-def _step(value: str) -> actions.Step:
-    return actions.Step(value)
 
 
 def _parse_local(value: str | None) -> datetime | None:
@@ -266,7 +261,3 @@ def transfer_audit(
         target=TARGET_DOOR_TO_ADMISSION_MIN,
         days=days,
     )
-
-
-def principal_or_none(request: Request) -> Principal | None:
-    return getattr(request.state, "principal", None)
