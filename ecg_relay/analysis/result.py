@@ -10,6 +10,35 @@ from typing import Any
 ALGORITHM_VERSION = "xinlian-ecg-1.1.0"
 
 
+# Every code a flag can carry: stable, so reviews and per-flag PPV can be tracked over versions.
+FLAG_CODES: frozenset[str] = frozenset(
+    {
+        "STEMI_INFERIOR",
+        "STEMI_ANTERIOR",
+        "STEMI_LATERAL",
+        "STE_AVR_DIFFUSE_STD",
+        "POSTERIOR_PATTERN",
+        "VT",
+        "VF_ASYSTOLE",
+        "BRADY_SEVERE",
+        "AVB3",
+        "ST_DEPRESSION",
+        "AF",
+        "AFL",
+        "QTC_LONG",
+        "TACHY_SEVERE",
+        "LBBB",
+        "SINUS_BRADY",
+        "SINUS_TACHY",
+        "AVB1",
+        "LOW_VOLTAGE",
+        "POOR_QUALITY",
+        "RBBB",
+        "REPEAT_ECG",
+    }
+)
+
+
 class Severity(StrEnum):
     CRITICAL = "critical"
     URGENT = "urgent"
@@ -21,6 +50,10 @@ class Flag:
     code: str
     severity: Severity
     evidence: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.code not in FLAG_CODES:
+            raise ValueError(f"unknown flag code {self.code}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "severity": self.severity.value, "evidence": self.evidence}
