@@ -1,200 +1,424 @@
-"""Relay protocol v1: frame types, parsing and encoding. No I/O here.
+"""The relay's server-side connection as a state machine, free of I/O.
 
-Text frames are JSON objects with a ``type``. A chunk is one binary frame:
-2-byte big-endian header length H, H bytes of UTF-8 JSON {"upload_id", "file",
-"offset"}, then the payload bytes. See docs/relay-protocol.md.
+``ServerConnection`` is fed what arrives on one cart connection (text or binary frames,
+timer events, the outcomes of work it asked for) and returns ``Action``s: frames to send,
+a close, or an effect (look up a record, open or write the staging area, verify and store
+a record, save a heartbeat or a clock sample). The I/O loop (``ecg_relay.server``)
+performs each effect and reports back with ``completed`` or ``failed``. The frames of one
+connection, and the effects they cause, are handled one at a time and in order, so no
+frame arrives while an upload's earlier work is outstanding; timer events (``status``,
+``revoked``, ``clock_probe``, ``idle_timeout``) touch no upload state. Frames are defined
+in ``ecg_relay.frames``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-import struct
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any
 
 from ecg_relay.errors import RelayError
+from ecg_relay.frames import (
+    PATH,
+    PROTOCOL_VERSION,
+    ClockReply,
+    Commit,
+    ControlFrame,
+    Heartbeat,
+    Offer,
+    Subscribe,
+    check_manifest,
+    content_sha256,
+    encode,
+    encode_chunk,
+    manifest_of,
+    parse_chunk,
+    parse_text,
+)
+from ecg_relay.limits import CartQuotas, Limits
 
-PROTOCOL_VERSION = 1
-PATH = "/relay/v1"
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-# Plain names only: no directories, no "..", no hidden files.
-FILENAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-UPLOAD_ID_RE = r"^[A-Za-z0-9_.:-]{1,64}$"
+__all__ = [
+    "PATH",
+    "PROTOCOL_VERSION",
+    "Action",
+    "CartQuotas",
+    "Close",
+    "Effect",
+    "Finalize",
+    "FindStored",
+    "Heartbeat",
+    "Limits",
+    "NoteClockSample",
+    "NoteHeartbeat",
+    "Offer",
+    "OpenStaging",
+    "Send",
+    "ServerConnection",
+    "StoredRecord",
+    "WriteChunk",
+    "encode",
+    "encode_chunk",
+]
 
-
-class _Frame(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-
-
-class FileSpec(_Frame):
-    name: str = Field(max_length=100)
-    size: int = Field(ge=1)
-    sha256: str
-
-
-class PatientMeta(_Frame):
-    name: str = Field(default="", max_length=100)
-    sex: Literal["M", "F"] | None = None
-    birth_date: str | None = Field(default=None, max_length=10)
-    national_id: str | None = Field(default=None, max_length=32)
-    phone: str | None = Field(default=None, max_length=32)
-
-
-class OfferMeta(_Frame):
-    patient: PatientMeta = Field(default_factory=PatientMeta)
-    acquired_at: datetime | None = None  # on the cart's clock
-    first_medical_contact_at: datetime | None = None
-    symptom_onset_at: datetime | None = None
-    chest_pain: bool | None = None
-    preliminary_read: str | None = Field(default=None, max_length=2000)
-
-
-class Offer(_Frame):
-    type: Literal["offer"]
-    upload_id: Annotated[str, Field(pattern=UPLOAD_ID_RE)]
-    format: Literal["wfdb"] = "wfdb"
-    record_name: str = Field(max_length=64)
-    files: list[FileSpec] = Field(min_length=1, max_length=32)
-    metadata: OfferMeta = Field(default_factory=OfferMeta)
-
-
-class Commit(_Frame):
-    type: Literal["commit"]
-    upload_id: Annotated[str, Field(pattern=UPLOAD_ID_RE)]
-
-
-class Subscribe(_Frame):
-    type: Literal["subscribe"]
-    record_ids: list[Annotated[str, Field(max_length=64)]] = Field(max_length=200)
-
-
-class Heartbeat(_Frame):
-    type: Literal["heartbeat"]
-    agent_version: str | None = Field(default=None, max_length=32)
-    outbox_depth: int | None = Field(default=None, ge=0)
-    disk_free_bytes: int | None = Field(default=None, ge=0)
-
-
-class ClockReply(_Frame):
-    type: Literal["clock_reply"]
-    probe_id: int
-    t1: float  # server send time (server clock, ms since the epoch), echoed
-    t2: float  # cart receive time (cart clock)
-    t3: float  # cart send time (cart clock)
-
-
-ControlFrame = Offer | Commit | Subscribe | Heartbeat | ClockReply
-_BY_TYPE: dict[str, type[_Frame]] = {
-    "offer": Offer,
-    "commit": Commit,
-    "subscribe": Subscribe,
-    "heartbeat": Heartbeat,
-    "clock_reply": ClockReply,
-}
+CLOSE_NORMAL = 1000
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_AUTH = 4401
+CLOSE_REVOKED = 4403
+MAX_WATCHED = 200
 
 
 @dataclass(frozen=True)
-class Chunk:
+class StoredRecord:
+    record_id: str
+    duplicate: bool
+
+
+# -- actions ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Send:
+    frame: dict[str, Any]
+
+
+def _send(kind: str, **fields: Any) -> Send:
+    return Send({"type": kind, **fields})
+
+
+@dataclass(frozen=True)
+class Close:
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class FindStored:
+    """Outcome: the record id holding this content, or None."""
+
+    upload_id: str
+    content_sha256: str
+
+
+@dataclass(frozen=True)
+class OpenStaging:
+    """Outcome: bytes already held per file (dict[str, int])."""
+
+    upload_id: str
+    manifest: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WriteChunk:
+    """Outcome: the file's size after the write (int)."""
+
     upload_id: str
     file: str
     offset: int
     data: bytes
+    declared_size: int
 
 
-def parse_text(text: str) -> ControlFrame:
-    """A control frame from JSON text; RelayError BAD_JSON / UNKNOWN_FRAME / BAD_FRAME."""
-    try:
-        raw = json.loads(text)
-    except (ValueError, RecursionError):
-        raise RelayError("BAD_JSON") from None
-    if not isinstance(raw, dict):
-        raise RelayError("BAD_JSON", "a frame is a JSON object")
-    kind = raw.get("type")
-    model = _BY_TYPE.get(kind) if isinstance(kind, str) else None
-    if model is None:
-        raise RelayError("UNKNOWN_FRAME", str(kind)[:40])
-    try:
-        frame = model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise RelayError(
-            "BAD_FRAME",
-            f"{where}: {first.get('msg', '')}"[:200],
-            upload_id=raw.get("upload_id") if isinstance(raw.get("upload_id"), str) else None,
-        ) from None
-    return frame  # type: ignore[return-value]
+@dataclass(frozen=True)
+class Finalize:
+    """Verify, validate, fsync, promote and commit the record. Outcome: StoredRecord."""
+
+    upload_id: str
+    offer: Offer
+    content_sha256: str
 
 
-def parse_chunk(data: bytes) -> Chunk:
-    """A binary chunk frame; RelayError BAD_FRAME when the layout is wrong."""
-    if len(data) < 2:
-        raise RelayError("BAD_FRAME", "binary frame shorter than its header length")
-    (hlen,) = struct.unpack(">H", data[:2])
-    if len(data) < 2 + hlen:
-        raise RelayError("BAD_FRAME", "binary frame shorter than its header")
-    try:
-        header = json.loads(data[2 : 2 + hlen].decode("utf-8"))
-        upload_id, name, offset = header["upload_id"], header["file"], header["offset"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise RelayError(
-            "BAD_FRAME", "chunk header must be JSON with upload_id, file, offset"
-        ) from None
-    if (
-        not (isinstance(upload_id, str) and isinstance(name, str) and isinstance(offset, int))
-        or offset < 0
-    ):
-        raise RelayError("BAD_FRAME", "chunk header fields have wrong types")
-    return Chunk(upload_id=upload_id, file=name, offset=offset, data=data[2 + hlen :])
+@dataclass(frozen=True)
+class NoteHeartbeat:
+    heartbeat: Heartbeat
 
 
-def encode_chunk(upload_id: str, file: str, offset: int, payload: bytes) -> bytes:
-    header = json.dumps({"upload_id": upload_id, "file": file, "offset": offset}).encode()
-    return struct.pack(">H", len(header)) + header + payload
+@dataclass(frozen=True)
+class NoteClockSample:
+    """t1, t4 on the server clock; t2, t3 on the cart clock (ms since the epoch)."""
+
+    t1: float
+    t2: float
+    t3: float
+    t4: float
 
 
-def encode(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str)
+Effect = FindStored | OpenStaging | WriteChunk | Finalize | NoteHeartbeat | NoteClockSample
+Action = Send | Close | Effect
 
 
-def check_manifest(offer: Offer, *, max_record_bytes: int) -> None:
-    """Refuse unsafe names, missing header or data files, bad hashes and oversize records."""
-    names = [f.name for f in offer.files]
-    for n in names:
-        if not FILENAME_RE.match(n) or ".." in n:
-            raise RelayError("BAD_FILENAME", n[:100], upload_id=offer.upload_id)
-    if len(set(names)) != len(names):
-        raise RelayError("BAD_MANIFEST", "duplicate file names", upload_id=offer.upload_id)
-    if not FILENAME_RE.match(offer.record_name) or ".." in offer.record_name:
-        raise RelayError("BAD_FILENAME", offer.record_name[:64], upload_id=offer.upload_id)
-    if f"{offer.record_name}.hea" not in names:
-        raise RelayError(
-            "BAD_MANIFEST", f"{offer.record_name}.hea missing", upload_id=offer.upload_id
-        )
-    if len(names) < 2:
-        raise RelayError(
-            "BAD_MANIFEST", "a WFDB record needs a signal file", upload_id=offer.upload_id
-        )
-    for f in offer.files:
-        if not SHA256_RE.match(f.sha256):
-            raise RelayError(
-                "BAD_MANIFEST",
-                f"sha256 of {f.name} is not 64 hex digits",
-                upload_id=offer.upload_id,
+@dataclass
+class _Upload:
+    offer: Offer
+    content_sha256: str
+    offsets: dict[str, int] | None = None  # None until the staging area is open
+
+
+def _wall_ms() -> float:
+    return time.time() * 1000.0
+
+
+class ServerConnection:
+    """One cart connection's protocol state. Methods return the actions to take, in order.
+
+    Parameters
+    ----------
+    device_id : str
+        The authenticated cart.
+    limits : Limits
+        Sizes, counts and periods.
+    quotas : CartQuotas
+        Shared by all connections of the server process.
+    monotonic, wall_ms : callable
+        Clocks (s, for rate limits; ms since the epoch, for timestamps sent); injectable
+        for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        device_id: str,
+        limits: Limits,
+        quotas: CartQuotas,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall_ms: Callable[[], float] = _wall_ms,
+    ) -> None:
+        self.device_id = device_id
+        self.limits = limits
+        self.quotas = quotas
+        self.monotonic = monotonic
+        self.wall_ms = wall_ms
+        self.uploads: dict[str, _Upload] = {}
+        self.watched: dict[str, str] = {}  # record id -> last analysis/referral state sent
+        self.closed = False
+        self._probe: tuple[int, float] | None = None
+        self._probe_seq = 0
+
+    # -- events from the peer --------------------------------------------------------------
+    def hello(self) -> list[Action]:
+        lim = self.limits
+        limits = {
+            "max_record_bytes": lim.max_record_bytes,
+            "max_frame_bytes": lim.max_frame_bytes,
+            "max_uploads_in_flight": lim.max_uploads_in_flight,
+            "max_offers_per_minute": lim.max_offers_per_minute,
+            "idle_timeout_s": lim.idle_timeout_s,
+        }
+        now = self.wall_ms()
+        return [
+            _send(
+                "hello",
+                protocol=PROTOCOL_VERSION,
+                device_id=self.device_id,
+                server_time_ms=now,
+                limits=limits,
             )
-    total = sum(f.size for f in offer.files)
-    if total > max_record_bytes:
-        raise RelayError(
-            "RECORD_TOO_LARGE", f"{total} > {max_record_bytes} bytes", upload_id=offer.upload_id
-        )
+        ]
 
+    def receive(self, message: str | bytes) -> list[Action]:
+        """A frame from the cart."""
+        if self.closed:
+            return []
+        try:
+            size = len(message) if isinstance(message, bytes) else len(message.encode())
+            if size > self.limits.max_frame_bytes:
+                raise RelayError("FRAME_TOO_LARGE", f"{size} > {self.limits.max_frame_bytes} bytes")
+            if isinstance(message, bytes):
+                return self._chunk(message)
+            return self._control(parse_text(message))
+        except RelayError as err:
+            return self.refuse(err)
 
-def content_sha256(files: list[FileSpec]) -> str:
-    """The record's identity: SHA-256 over "name sha256\\n" lines sorted by name."""
-    lines = "".join(f"{f.name} {f.sha256}\n" for f in sorted(files, key=lambda f: f.name))
-    return hashlib.sha256(lines.encode()).hexdigest()
+    def _control(self, frame: ControlFrame) -> list[Action]:
+        if isinstance(frame, Offer):
+            return self._offer(frame)
+        if isinstance(frame, Commit):
+            return self._commit(frame)
+        if isinstance(frame, Subscribe):
+            for rid in frame.record_ids:
+                if len(self.watched) >= MAX_WATCHED:
+                    break
+                self.watched.setdefault(rid, "")
+            return []
+        if isinstance(frame, Heartbeat):
+            # Answer before the database write: the cart only needs to know the link is up.
+            ack = _send("heartbeat_ack", server_time_ms=self.wall_ms())
+            return [ack, NoteHeartbeat(frame)]
+        assert isinstance(frame, ClockReply)
+        t4 = self.wall_ms()
+        probe, self._probe = self._probe, None
+        if probe is None or probe[0] != frame.probe_id or probe[1] != frame.t1:
+            return []  # late, repeated or forged: not a sample
+        return [NoteClockSample(t1=probe[1], t2=frame.t2, t3=frame.t3, t4=t4)]
+
+    def _offer(self, offer: Offer) -> list[Action]:
+        uid = offer.upload_id
+        if not self.quotas.allow_offer(self.device_id, self.monotonic()):
+            raise RelayError("RATE_LIMITED", upload_id=uid)
+        check_manifest(offer, max_record_bytes=self.limits.max_record_bytes)
+        sha = content_sha256(offer.files)
+        self.uploads[uid] = _Upload(offer=offer, content_sha256=sha)
+        return [FindStored(uid, sha)]
+
+    def _owned(self, upload_id: str) -> _Upload:
+        up = self.uploads.get(upload_id)
+        if up is None or up.offsets is None:
+            raise RelayError("UNKNOWN_UPLOAD", upload_id=upload_id)
+        if not self.quotas.owns(self.device_id, upload_id, self):
+            del self.uploads[upload_id]
+            raise RelayError(
+                "UNKNOWN_UPLOAD", "taken over by a newer connection", upload_id=upload_id
+            )
+        return up
+
+    def _chunk(self, data: bytes) -> list[Action]:
+        chunk = parse_chunk(data)
+        uid = chunk.upload_id
+        up = self._owned(uid)
+        assert up.offsets is not None
+        spec = next((f for f in up.offer.files if f.name == chunk.file), None)
+        if spec is None:
+            raise RelayError("BAD_MANIFEST", f"{chunk.file[:100]} was not offered", upload_id=uid)
+        end = chunk.offset + len(chunk.data)
+        if end > spec.size:
+            raise RelayError(
+                "CHUNK_BEYOND_SIZE", f"{spec.name}: {end} > {spec.size} bytes", upload_id=uid
+            )
+        held = up.offsets[spec.name]
+        if chunk.offset > held:
+            raise RelayError(
+                "BAD_OFFSET", f"{spec.name}: expected {held}, got {chunk.offset}", upload_id=uid
+            )
+        return [WriteChunk(uid, spec.name, chunk.offset, chunk.data, spec.size)]
+
+    def _commit(self, commit: Commit) -> list[Action]:
+        uid = commit.upload_id
+        up = self._owned(uid)
+        assert up.offsets is not None
+        short = [
+            f"{f.name}: {up.offsets[f.name]} of {f.size} bytes"
+            for f in up.offer.files
+            if up.offsets[f.name] != f.size
+        ]
+        if short:
+            raise RelayError("INCOMPLETE", "; ".join(short)[:200], upload_id=uid)
+        return [Finalize(uid, up.offer, up.content_sha256)]
+
+    # -- outcomes of effects ---------------------------------------------------------------
+    def completed(self, effect: Effect, outcome: Any) -> list[Action]:
+        """The I/O loop finished ``effect``; ``outcome`` as documented on the effect."""
+        if isinstance(effect, FindStored):
+            return self._found(effect, outcome)
+        if isinstance(effect, OpenStaging):
+            up = self.uploads.get(effect.upload_id)
+            if up is None:
+                return []
+            up.offsets = dict(outcome)
+            return [
+                _send("offer_reply", upload_id=effect.upload_id, status="send", offsets=up.offsets)
+            ]
+        if isinstance(effect, WriteChunk):
+            up = self.uploads.get(effect.upload_id)
+            size = int(outcome)
+            if up is not None and up.offsets is not None:
+                up.offsets[effect.file] = size
+            return [_send("ack", upload_id=effect.upload_id, file=effect.file, offset=size)]
+        if isinstance(effect, Finalize):
+            stored: StoredRecord = outcome
+            self._forget(effect.upload_id)
+            self._watch(stored.record_id)
+            uid, rid, dup = effect.upload_id, stored.record_id, stored.duplicate
+            return [_send("stored", upload_id=uid, record_id=rid, duplicate=dup)]
+        return []
+
+    def _found(self, effect: FindStored, record_id: str | None) -> list[Action]:
+        uid = effect.upload_id
+        up = self.uploads.get(uid)
+        if up is None:
+            return []
+        if record_id is not None:
+            self._forget(uid)
+            self._watch(record_id)
+            reply = {"status": "stored", "record_id": record_id, "duplicate": True}
+            return [_send("offer_reply", upload_id=uid, **reply)]
+        if not self.quotas.claim(self.device_id, uid, self, self.limits.max_uploads_in_flight):
+            del self.uploads[uid]
+            return self.refuse(
+                RelayError(
+                    "TOO_MANY_UPLOADS", f"limit {self.limits.max_uploads_in_flight}", upload_id=uid
+                )
+            )
+        return [OpenStaging(uid, manifest_of(up.offer))]
+
+    def failed(self, effect: Effect, err: RelayError) -> list[Action]:
+        """The I/O loop could not do ``effect``; tell the cart why."""
+        if isinstance(effect, NoteHeartbeat | NoteClockSample):
+            return []  # bookkeeping only: the cart needs no answer
+        if isinstance(effect, FindStored | OpenStaging | Finalize):
+            # The cart starts again with an offer, which re-reads the staging area.
+            self._forget(effect.upload_id)
+        return self.refuse(err)
+
+    # -- timers and platform events ---------------------------------------------------------
+    def idle_timeout(self) -> list[Action]:
+        return self.refuse(RelayError("IDLE_TIMEOUT", f"{self.limits.idle_timeout_s:g} s"))
+
+    def revoked(self) -> list[Action]:
+        return self.refuse(RelayError("REVOKED"))
+
+    def clock_probe(self) -> list[Action]:
+        if self.closed:
+            return []
+        self._probe_seq += 1
+        t1 = self.wall_ms()
+        self._probe = (self._probe_seq, t1)
+        return [_send("clock_probe", probe_id=self._probe_seq, t1=t1)]
+
+    def watched_ids(self) -> list[str]:
+        return list(self.watched)
+
+    def status(self, record_id: str, status: dict[str, Any] | None) -> list[Action]:
+        """The platform's current view of a watched record; a ``result`` frame if it changed."""
+        if record_id not in self.watched or self.closed:
+            return []
+        if status is None:
+            del self.watched[record_id]
+            return []
+        analysis, referral = status.get("analysis"), status.get("referral")
+        key = encode({"a": analysis, "r": referral})
+        actions: list[Action] = []
+        if key != self.watched[record_id]:
+            self.watched[record_id] = key
+            actions.append(_send("result", **status))
+        if status.get("final"):
+            del self.watched[record_id]
+        return actions
+
+    def connection_lost(self) -> None:
+        """The link is gone: uploads of this connection are no longer in flight."""
+        self.closed = True
+        for uid in list(self.uploads):
+            self._forget(uid)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def refuse(self, err: RelayError) -> list[Action]:
+        """An error frame, and a close when the error is fatal."""
+        if self.closed:
+            return []
+        actions: list[Action] = [Send(err.frame())]
+        if err.fatal:
+            self.closed = True
+            code = {
+                "FRAME_TOO_LARGE": CLOSE_TOO_BIG,
+                "REVOKED": CLOSE_REVOKED,
+                "AUTH_FAILED": CLOSE_AUTH,
+            }.get(err.code, CLOSE_POLICY)
+            actions.append(Close(code, err.code))
+        return actions
+
+    def _forget(self, upload_id: str) -> None:
+        self.uploads.pop(upload_id, None)
+        self.quotas.release(self.device_id, upload_id, self)
+
+    def _watch(self, record_id: str) -> None:
+        if len(self.watched) < MAX_WATCHED:
+            self.watched.setdefault(record_id, "")

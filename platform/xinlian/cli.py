@@ -44,6 +44,7 @@ console = Console()
 
 
 def _sessions():  # type: ignore[no-untyped-def]
+    import xinlian.tables  # noqa: F401  (every table's metadata, for foreign keys)
     from xinlian.db import make_engine, make_session_factory
 
     settings = get_settings()
@@ -77,6 +78,8 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
+        # Frames beyond the relay's limit are refused by the websocket layer, not buffered.
+        ws_max_size=settings.max_frame_bytes + 4096,
         proxy_headers=True,
         log_level="info",
     )
@@ -88,9 +91,13 @@ def worker() -> None:
     import signal
     import threading
 
+    from xinlian.db import make_engine
+    from xinlian.migrate import upgrade
     from xinlian.worker import WorkerThread
 
     settings = get_settings()
+    settings.ensure_dirs()
+    upgrade(make_engine(settings.database_url))
     thread = WorkerThread(
         _sessions(), lease_s=settings.analysis_lease_s, mains_hz=settings.mains_hz
     )

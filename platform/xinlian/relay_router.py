@@ -1,37 +1,53 @@
-"""The cart websocket endpoint /relay/v1: authenticate in the handshake, then serve."""
+"""The cart endpoints: websocket /relay/v1, and a one-shot HTTP upload beside it.
+
+The websocket authenticates in the handshake (a wrong, revoked or missing credential is
+refused with HTTP 403 before any frame flows), then hands the socket to the relay loop.
+``POST /api/v1/records`` stores a whole record in one multipart request through the same
+limits, verification and storage path (``ecg_relay.server.finalize``): a fallback for
+networks whose proxies break websockets, and the benchmark's baseline.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import time
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
-from starlette.datastructures import UploadFile as StarletteUploadFile
+from starlette.datastructures import UploadFile
 from starlette.websockets import WebSocketDisconnect
 
+from ecg_relay.backend import DeviceIdentity, StoredRecord
 from ecg_relay.errors import RelayError
-from ecg_relay.protocol import PATH, FileSpec, Offer, OfferMeta, check_manifest, content_sha256
-from ecg_relay.server import (
-    Limits,
-    OfferRateLimiter,
-    TransportClosed,
-    finish_upload,
-    serve_connection,
+from ecg_relay.frames import (
+    MAX_FILES,
+    PATH,
+    Offer,
+    check_manifest,
+    content_sha256,
+    manifest_of,
+    parse_text,
 )
+from ecg_relay.protocol import CLOSE_AUTH, CartQuotas, Limits
+from ecg_relay.server import TransportClosed, finalize, serve_connection
 from ecg_relay.storage import Storage
 from xinlian.relay_backend import SqlRelayBackend
 from xinlian.settings import Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter()
+HTTP_UPLOAD_PATH = "/api/v1/records"
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and the offer field
 
 
 class StarletteTransport:
+    """Starlette's WebSocket as a relay transport."""
+
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
 
@@ -56,18 +72,19 @@ class StarletteTransport:
         await self.ws.close(code=code, reason=reason)
 
 
-def relay_parts(app_state: object) -> tuple[SqlRelayBackend, Storage, Limits, OfferRateLimiter]:
-    """Build once per application the backend, storage, limits and rate limiter."""
-    parts = getattr(app_state, "relay_parts", None)
+def relay_parts(app_state: Any) -> tuple[SqlRelayBackend, Storage, Limits, CartQuotas]:
+    """The backend, storage, limits and per-cart quotas, built once per application."""
+    parts: tuple[SqlRelayBackend, Storage, Limits, CartQuotas] | None = getattr(
+        app_state, "relay_parts", None
+    )
     if parts is None:
-        settings: Settings = app_state.settings  # type: ignore[attr-defined]
-        workers = getattr(app_state, "workers", [])
+        settings: Settings = app_state.settings
 
         def wake() -> None:
-            for w in getattr(app_state, "workers", workers):
+            for w in getattr(app_state, "workers", []):
                 w.wake()
 
-        backend = SqlRelayBackend(app_state.sessions, settings, on_stored=wake)  # type: ignore[attr-defined]
+        backend = SqlRelayBackend(app_state.sessions, settings, on_stored=wake)
         limits = Limits(
             max_record_bytes=settings.max_record_bytes,
             max_frame_bytes=settings.max_frame_bytes,
@@ -79,26 +96,29 @@ def relay_parts(app_state: object) -> tuple[SqlRelayBackend, Storage, Limits, Of
             backend,
             Storage(settings.ecg_dir),
             limits,
-            OfferRateLimiter(settings.max_offers_per_minute),
+            CartQuotas(settings.max_offers_per_minute),
         )
-        app_state.relay_parts = parts  # type: ignore[attr-defined]
+        app_state.relay_parts = parts
     return parts
+
+
+def _bearer(value: str) -> str:
+    return value[7:].strip() if value.lower().startswith("bearer ") else ""
 
 
 @router.websocket(PATH)
 async def relay(ws: WebSocket) -> None:
-    backend, storage, limits, rate = relay_parts(ws.app.state)
-    header = ws.headers.get("authorization", "")
-    credential = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    backend, storage, limits, quotas = relay_parts(ws.app.state)
+    credential = _bearer(ws.headers.get("authorization", ""))
     device = await backend.authenticate(credential) if credential else None
     if device is None:
         # Closing before accept refuses the handshake (HTTP 403): no data flows.
-        await ws.close(code=4401, reason="AUTH_FAILED")
+        await ws.close(code=CLOSE_AUTH, reason="AUTH_FAILED")
         return
     await ws.accept()
     try:
         await serve_connection(
-            StarletteTransport(ws), backend, device, storage=storage, limits=limits, rate=rate
+            StarletteTransport(ws), backend, device, storage=storage, limits=limits, quotas=quotas
         )
     except asyncio.CancelledError:
         raise
@@ -106,78 +126,113 @@ async def relay(ws: WebSocket) -> None:
         log.exception("relay connection for device %s ended with an error", device.device_id)
 
 
-def _error(err: RelayError, status: int = 422) -> JSONResponse:
-    return JSONResponse(err.frame(), status_code=413 if err.code == "RECORD_TOO_LARGE" else status)
+def _refusal(err: RelayError) -> JSONResponse:
+    return JSONResponse(err.frame(), status_code=err.http_status)
 
 
-@router.post("/api/v1/records", status_code=201, tags=["relay"])
-async def http_upload(request: Request) -> JSONResponse:
-    """One record as multipart/form-data (`files`, optional `metadata` JSON), device auth.
+@router.post(HTTP_UPLOAD_PATH, tags=["relay"])
+async def upload_record(request: Request) -> JSONResponse:
+    """One record as multipart/form-data: ``files`` parts and an optional ``metadata`` JSON field.
 
-    For carts whose network blocks websockets; no resume. Same checks, same durability and
-    the same error codes as the relay; 201 when stored, 200 when it was already stored.
+    For carts whose network blocks websockets; no resume. The same limits, checks,
+    durability and error codes as the relay: 201 stored, 200 already stored.
     """
-    backend, storage, limits, rate = relay_parts(request.app.state)
-    header = request.headers.get("authorization", "")
-    credential = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    backend, storage, limits, quotas = relay_parts(request.app.state)
+    credential = _bearer(request.headers.get("authorization", ""))
     device = await backend.authenticate(credential) if credential else None
     if device is None:
-        return _error(RelayError("AUTH_FAILED"), 401)
-    if not rate.allow(device.device_id, time.monotonic()):
-        return _error(RelayError("RATE_LIMITED"), 429)
-    length = int(request.headers.get("content-length") or 0)
-    if length > limits.max_record_bytes + 64 * 1024:
-        return _error(RelayError("RECORD_TOO_LARGE", f"{length} bytes"))
+        return _refusal(RelayError("AUTH_FAILED"))
+    length = request.headers.get("content-length", "")
+    if not length.isdigit():
+        # Without a length the body could be spooled to disk without bound before parsing.
+        return _refusal(RelayError("BAD_FRAME", "Content-Length is required"))
+    if int(length) > limits.max_record_bytes + MULTIPART_OVERHEAD:
+        return _refusal(RelayError("RECORD_TOO_LARGE", f"{length} bytes"))
+    if not quotas.allow_offer(device.device_id, time.monotonic()):
+        return _refusal(RelayError("RATE_LIMITED"))
     upload_id = f"http-{uuid.uuid4().hex}"
+    owner = object()
     try:
-        form = await request.form(max_files=32, max_fields=4)
-        parts = [f for f in form.getlist("files") if isinstance(f, StarletteUploadFile)]
+        form = await request.form(max_files=MAX_FILES, max_fields=4)
+        blobs = {
+            str(part.filename or ""): await part.read()
+            for part in form.getlist("files")
+            if isinstance(part, UploadFile)
+        }
         raw_meta = form.get("metadata")
-        metadata = (
-            OfferMeta.model_validate_json(raw_meta) if isinstance(raw_meta, str) else OfferMeta()
-        )
-        blobs = {str(p.filename or ""): await p.read() for p in parts}
-        hea = next((n for n in blobs if n.endswith(".hea")), None)
-        if hea is None:
-            raise RelayError("BAD_MANIFEST", "no .hea file", upload_id=upload_id)
-        specs = [
-            FileSpec(name=n, size=len(b), sha256=hashlib.sha256(b).hexdigest())
-            for n, b in blobs.items()
-        ]
-        offer = Offer(
-            type="offer", upload_id=upload_id, record_name=hea[:-4], files=specs, metadata=metadata
-        )
+        offer = _offer_for(upload_id, blobs, raw_meta if isinstance(raw_meta, str) else None)
         check_manifest(offer, max_record_bytes=limits.max_record_bytes)
         sha = content_sha256(offer.files)
         existing = await backend.find_stored(sha)
         if existing is not None:
             return JSONResponse({"record_id": existing, "duplicate": True}, status_code=200)
-        manifest: dict[str, object] = {
-            "record_name": offer.record_name,
-            "content_sha256": sha,
-            "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in specs],
-        }
-        await asyncio.to_thread(storage.open_upload, device.device_id, upload_id, manifest)
-        for spec in specs:
-            await asyncio.to_thread(
-                storage.write_chunk,
-                device.device_id,
-                upload_id,
-                spec.name,
-                0,
-                blobs[spec.name],
-                spec.size,
-            )
-        stored = await finish_upload(
-            storage, backend, device, offer, upload_id=upload_id, content_sha256=sha
-        )
+        if not quotas.claim(device.device_id, upload_id, owner, limits.max_uploads_in_flight):
+            raise RelayError("TOO_MANY_UPLOADS", upload_id=upload_id)
+        stored = await _store(storage, backend, device, offer, sha, blobs)
     except RelayError as err:
         await asyncio.to_thread(storage.discard, device.device_id, upload_id)
-        return _error(err)
-    except (ValidationError, ValueError) as exc:
-        await asyncio.to_thread(storage.discard, device.device_id, upload_id)
-        return _error(RelayError("BAD_FRAME", str(exc)[:200]))
+        return _refusal(err)
+    finally:
+        quotas.release(device.device_id, upload_id, owner)
     return JSONResponse(
         {"record_id": stored.record_id, "duplicate": stored.duplicate},
         status_code=200 if stored.duplicate else 201,
     )
+
+
+def _offer_for(upload_id: str, blobs: dict[str, bytes], metadata: str | None) -> Offer:
+    """The offer a relay client would have sent for these files (hashes taken here)."""
+    header = next((n for n in blobs if n.endswith(".hea")), None)
+    if header is None:
+        raise RelayError("BAD_MANIFEST", "no .hea file", upload_id=upload_id)
+    frame = {
+        "type": "offer",
+        "upload_id": upload_id,
+        "record_name": header[: -len(".hea")],
+        "files": [
+            {"name": n, "size": len(b), "sha256": hashlib.sha256(b).hexdigest()}
+            for n, b in blobs.items()
+        ],
+        "metadata": json.loads(metadata) if metadata else {},
+    }
+    try:
+        parsed = parse_text(json.dumps(frame))
+    except ValueError:
+        raise RelayError("BAD_JSON", "metadata", upload_id=upload_id) from None
+    assert isinstance(parsed, Offer)
+    return parsed
+
+
+async def _store(
+    storage: Storage,
+    backend: SqlRelayBackend,
+    device: DeviceIdentity,
+    offer: Offer,
+    sha: str,
+    blobs: dict[str, bytes],
+) -> StoredRecord:
+    uid = offer.upload_id
+
+    def stage() -> None:
+        storage.open_upload(device.device_id, uid, manifest_of(offer))
+        for spec in offer.files:
+            storage.write_chunk(device.device_id, uid, spec.name, 0, blobs[spec.name], spec.size)
+
+    try:
+        await asyncio.to_thread(stage)
+        return await finalize(
+            storage=storage,
+            backend=backend,
+            device=device,
+            upload_id=uid,
+            offer=offer,
+            content_sha256=sha,
+        )
+    except RelayError:
+        raise
+    except Exception:
+        log.exception("HTTP upload %s failed for device %s", uid, device.device_id)
+        raise RelayError("SERVER_ERROR", upload_id=uid) from None
+
+
+__all__ = ["HTTP_UPLOAD_PATH", "StarletteTransport", "relay_parts", "router"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -62,3 +63,70 @@ async def next_frame(ws: ClientConnection, kind: str | None = None) -> dict[str,
             continue
         if kind is None or frame["type"] == kind or frame["type"] == "error":
             return frame
+
+
+class CuttingProxy:
+    """A TCP proxy on 127.0.0.1 that cuts connections the way a flaky rural line does.
+
+    The first ``refuse`` connections are dropped on accept; the next ``cuts`` connections
+    are aborted (no close handshake, like a pulled cable) once ``cut_after`` bytes went
+    upstream, usually in the middle of a websocket frame; later ones pass untouched.
+    """
+
+    def __init__(self, target_port: int, *, cut_after: int, cuts: int, refuse: int = 0) -> None:
+        self.target_port = target_port
+        self.cut_after = cut_after
+        self.cuts = cuts
+        self.refuse = refuse
+        self.connections = 0
+        self.cut = 0
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> CuttingProxy:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    def url(self, path: str = "/relay/v1") -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        if self.connections <= self.refuse:
+            writer.transport.abort()
+            return
+        cut = self.cut < self.cuts
+        if cut:
+            self.cut += 1
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        budget = self.cut_after if cut else None
+
+        async def upstream() -> None:
+            nonlocal budget
+            while data := await reader.read(4096):
+                if budget is not None:
+                    if len(data) >= budget:
+                        up_writer.write(data[:budget])
+                        await up_writer.drain()
+                        up_writer.transport.abort()
+                        writer.transport.abort()
+                        return
+                    budget -= len(data)
+                up_writer.write(data)
+                await up_writer.drain()
+            up_writer.close()
+
+        async def downstream() -> None:
+            while data := await up_reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+            writer.close()
+
+        await asyncio.gather(upstream(), downstream(), return_exceptions=True)
+        writer.transport.abort()
+        up_writer.transport.abort()
