@@ -6,25 +6,23 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.signal import detrend
 
 from ecg_relay.analysis import criteria as c
 from ecg_relay.analysis import filters
 from ecg_relay.analysis.beats import MEDIAN_PRE_S, detect_qrs, median_beats, type_beats
 from ecg_relay.analysis.delineation import Fiducials, delineate
+from ecg_relay.analysis.ischaemia import st_flags
 from ecg_relay.analysis.leads import (
     CHEST_LEADS,
-    CONTIGUOUS_PAIRS,
     LIMB_LEADS,
-    RECIPROCAL_LEADS,
-    TERRITORIES,
-    TERRITORY_LEADS,
     normalise_lead,
 )
 from ecg_relay.analysis.quality import lead_quality, limb_reversal_suspected
 from ecg_relay.analysis.result import ALGORITHM_VERSION, AnalysisResult, Flag, Severity
 from ecg_relay.analysis.rhythm import (
     atrial_activity,
+    flutter_hz,
+    p_time_locked,
     residual,
     rr_irregularity,
     vf_spectrum_fraction,
@@ -32,7 +30,6 @@ from ecg_relay.analysis.rhythm import (
 
 FS = filters.TARGET_FS
 RBBB_LATE_R_MV = 0.15
-P_LOCK_CORRELATION = 0.6
 DETECTABLE = frozenset({"ok", "noise", "wander", "mains"})
 MEASURABLE = frozenset({"ok", "mains"})
 
@@ -193,7 +190,7 @@ def _assess(
     rr_med = float(np.median(rr))
     qtc_b = qt_ms / np.sqrt(rr_med) if qt_ms else None
     qtc_f = qt_ms / np.cbrt(rr_med) if qt_ms else None
-    p_present = fid.p_amplitude_mv is not None and _p_time_locked(diag, r_peaks, fid, idx)
+    p_present = fid.p_amplitude_mv is not None and p_time_locked(diag, r_peaks, fid, idx, FS)
     pr_ms = (fid.qrs_onset - fid.p_onset) / FS * 1000 if fid.p_onset is not None else None
     axis = None
     if "I" in idx and "aVF" in idx:
@@ -273,9 +270,7 @@ def _assess(
 
     st_applicable = not wide or rbbb
     if st_applicable:
-        flags.extend(
-            _stemi_flags(st_ok, st_j, st_60, sex=sex, age=age, not_evaluated=not_evaluated)
-        )
+        flags.extend(st_flags(st_ok, st_j, st_60, sex=sex, age=age, not_evaluated=not_evaluated))
     elif not vt:
         not_evaluated.append("STEMI: wide QRS, ST criteria do not apply")
 
@@ -312,7 +307,7 @@ def _assess(
                     },
                 )
             )
-    afl = _flutter(atrial)
+    afl = flutter_hz(atrial)
     af = not vt and not afl and n_beats >= 6 and irregular >= c.AF_IRREGULARITY and not p_present
     if afl:
         flags.append(
@@ -417,168 +412,3 @@ def _assess(
         "not_evaluated": not_evaluated,
     }
     return AnalysisResult(ALGORITHM_VERSION, True, _r(hr), measurements, quality, tuple(flags))
-
-
-def _stemi_flags(
-    ok: set[str],
-    st_j: dict[str, float],
-    st_60: dict[str, float],
-    *,
-    sex: str | None,
-    age: float | None,
-    not_evaluated: list[str],
-) -> list[Flag]:
-    flags: list[Flag] = []
-    elevated_any = False
-    for code, pairs in TERRITORIES.items():
-        met: dict[str, float] = {}
-        thresholds: dict[str, float] = {}
-        evaluable = False
-        for a, b in pairs:
-            if a not in ok or b not in ok:
-                continue
-            evaluable = True
-            ta = c.ste_threshold_mv(a, sex=sex, age=age)
-            tb = c.ste_threshold_mv(b, sex=sex, age=age)
-            if st_j[a] >= ta and st_j[b] >= tb:
-                met[a], met[b] = round(st_j[a], 3), round(st_j[b], 3)
-                thresholds[a], thresholds[b] = ta, tb
-        if not evaluable:
-            not_evaluated.append(f"{code}: contiguous leads missing or poor quality")
-            continue
-        if met:
-            elevated_any = True
-            reciprocal = {
-                n: round(st_j[n], 3)
-                for n in RECIPROCAL_LEADS[code]
-                if n in ok and st_j[n] <= -c.RECIPROCAL_MV
-            }
-            flags.append(
-                Flag(
-                    code,
-                    Severity.CRITICAL,
-                    {
-                        "leads": sorted(met),
-                        "st_j_mv": met,
-                        "thresholds_mv": thresholds,
-                        "territory_leads": list(TERRITORY_LEADS[code]),
-                        "reciprocal_depression_mv": reciprocal,
-                        "criterion": "4th UDMI: new ST elevation at J in two contiguous leads",
-                        "sex": sex,
-                        "age": age,
-                    },
-                )
-            )
-    depressed = {n: round(st_60[n], 3) for n in ok if n != "aVR" and st_60[n] <= -c.DIFFUSE_STD_MV}
-    if "aVR" in ok and st_j["aVR"] >= c.AVR_STE_MV and len(depressed) >= c.DIFFUSE_STD_LEADS:
-        flags.append(
-            Flag(
-                "STE_AVR_DIFFUSE_STD",
-                Severity.CRITICAL,
-                {
-                    "st_j_avr_mv": round(st_j["aVR"], 3),
-                    "depressed_leads_mv": depressed,
-                    "thresholds": {"avr_mv": c.AVR_STE_MV, "leads": c.DIFFUSE_STD_LEADS},
-                },
-            )
-        )
-    post = [
-        n
-        for n in ("V1", "V2", "V3")
-        if n in ok
-        and st_60[n] <= -2 * c.POSTERIOR_STD_MV
-        and st_60[n] - st_j[n] <= c.STD_UPSLOPE_MV
-    ]
-    lateral_chest = [st_60[n] for n in ("V4", "V5", "V6") if n in ok]
-    contiguous_post = any(a in post and b in post for a, b in (("V1", "V2"), ("V2", "V3")))
-    if (
-        contiguous_post
-        and not elevated_any
-        and min(st_60[n] for n in post) < min(lateral_chest, default=0.0)
-    ):
-        flags.append(
-            Flag(
-                "POSTERIOR_PATTERN",
-                Severity.CRITICAL,
-                {
-                    "st_j60_mv": {n: round(st_60[n], 3) for n in post},
-                    "note": "ST depression V1-V3: record V7-V9",
-                },
-            )
-        )
-
-    def depressed_flat(n: str) -> bool:
-        at_j = st_j[n] <= -c.STD_MV and st_60[n] <= st_j[n] + c.STD_UPSLOPE_MV
-        at_60 = st_60[n] <= -c.STD_MV and st_60[n] - st_j[n] <= c.STD_UPSLOPE_MV
-        return at_j or at_60
-
-    depressed_pairs = [
-        (a, b)
-        for a, b in CONTIGUOUS_PAIRS
-        if a in ok and b in ok and depressed_flat(a) and depressed_flat(b)
-    ]
-    if depressed_pairs and not elevated_any:
-        leads = sorted({n for p in depressed_pairs for n in p})
-        flags.append(
-            Flag(
-                "ST_DEPRESSION",
-                Severity.URGENT,
-                {
-                    "leads": leads,
-                    "st_j_mv": {n: round(st_j[n], 3) for n in leads},
-                    "st_j60_mv": {n: round(st_60[n], 3) for n in leads},
-                    "threshold_mv": -c.STD_MV,
-                    "shape": "horizontal or downsloping",
-                },
-            )
-        )
-    return flags
-
-
-def _flutter(atrial: Any) -> float | None:
-    """Atrial flutter rate in Hz from the QRS-T-cancelled signal.
-
-    Flutter waves locked to the QRS by fixed 2:1 or 4:1 conduction cancel with the median
-    beat and are missed here (a known limitation, see docs/validation.md).
-    """
-    lo, hi = c.FLUTTER_HZ
-    if (
-        atrial is not None
-        and atrial.dominant_hz is not None
-        and lo <= atrial.dominant_hz <= hi
-        and atrial.concentration >= c.FLUTTER_CONCENTRATION
-        and atrial.amplitude_mv >= c.FLUTTER_AMPLITUDE_MV
-    ):
-        return float(atrial.dominant_hz)
-    return None
-
-
-def _p_time_locked(
-    diag: np.ndarray, r_peaks: np.ndarray, fid: Fiducials, idx: dict[str, int]
-) -> bool:
-    """True when the median beat's P wave recurs beat by beat at the same place.
-
-    Fibrillation and flutter waves leave a bump in a median of a few beats too; a real P
-    wave is locked to its QRS, so each beat's PR window resembles the median's.
-    """
-    if fid.p_onset is None:
-        return False
-    lead = idx.get("II", idx.get("V1"))
-    if lead is None:
-        return True
-    pre = int(MEDIAN_PRE_S * FS)
-    a = fid.p_onset - pre
-    b = min(fid.qrs_onset - int(0.02 * FS), fid.p_onset + int(0.10 * FS)) - pre
-    if b - a < int(0.04 * FS):
-        return False
-    segs = []
-    for r in r_peaks:
-        if r + a >= 0 and r + b <= diag.shape[0]:
-            # Detrended: a sloping T-wave tail correlates with anything sloping; a P is a bump.
-            segs.append(detrend(diag[r + a : r + b, lead]))
-    if len(segs) < 3:
-        return True
-    stack = np.array(segs)
-    template = np.median(stack, axis=0)
-    corr = [np.corrcoef(sg, template)[0, 1] for sg in stack if np.std(sg) > 1e-9]
-    return bool(corr) and float(np.median(corr)) >= P_LOCK_CORRELATION

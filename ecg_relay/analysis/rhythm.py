@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import find_peaks, welch
+from scipy.signal import detrend, find_peaks, welch
 
+from ecg_relay.analysis import criteria as c
 from ecg_relay.analysis.beats import MEDIAN_POST_S, MEDIAN_PRE_S
+from ecg_relay.analysis.delineation import Fiducials
+
+P_LOCK_CORRELATION = 0.6
 
 
 def rr_irregularity(rr_s: np.ndarray) -> float:
@@ -77,3 +81,52 @@ def vf_spectrum_fraction(x: np.ndarray, fs: int) -> float:
     if total <= 0:
         return 0.0
     return float(psd[(freqs >= 3) & (freqs <= 9)].sum() / total)
+
+
+def flutter_hz(atrial: AtrialActivity | None) -> float | None:
+    """Atrial flutter rate in Hz from the QRS-T-cancelled signal.
+
+    Flutter waves locked to the QRS by fixed 2:1 or 4:1 conduction cancel with the median
+    beat and are missed here (a known limitation, see docs/validation.md).
+    """
+    lo, hi = c.FLUTTER_HZ
+    if (
+        atrial is not None
+        and atrial.dominant_hz is not None
+        and lo <= atrial.dominant_hz <= hi
+        and atrial.concentration >= c.FLUTTER_CONCENTRATION
+        and atrial.amplitude_mv >= c.FLUTTER_AMPLITUDE_MV
+    ):
+        return float(atrial.dominant_hz)
+    return None
+
+
+def p_time_locked(
+    diag: np.ndarray, r_peaks: np.ndarray, fid: Fiducials, idx: dict[str, int], fs: int
+) -> bool:
+    """True when the median beat's P wave recurs beat by beat at the same place.
+
+    Fibrillation and flutter waves leave a bump in a median of a few beats too; a real P
+    wave is locked to its QRS, so each beat's PR window resembles the median's.
+    """
+    if fid.p_onset is None:
+        return False
+    lead = idx.get("II", idx.get("V1"))
+    if lead is None:
+        return True
+    pre = int(MEDIAN_PRE_S * fs)
+    a = fid.p_onset - pre
+    b = min(fid.qrs_onset - int(0.02 * fs), fid.p_onset + int(0.10 * fs)) - pre
+    if b - a < int(0.04 * fs):
+        return False
+    segs = []
+    for r in r_peaks:
+        if r + a >= 0 and r + b <= diag.shape[0]:
+            # Detrended: a sloping T-wave tail correlates with anything sloping; a P is a bump.
+            segs.append(detrend(diag[r + a : r + b, lead]))
+    if len(segs) < 3:
+        return True
+    stack = np.array(segs)
+    template = np.median(stack, axis=0)
+    corr = [np.corrcoef(sg, template)[0, 1] for sg in stack if np.std(sg) > 1e-9]
+    return bool(corr) and float(np.median(corr)) >= P_LOCK_CORRELATION
