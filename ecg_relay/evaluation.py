@@ -21,6 +21,7 @@ import scipy.io
 import wfdb
 
 from ecg_relay.analysis import analyze
+from ecg_relay.stats import wilson
 
 # Triage codes the analysis can flag, and the flags that count as each.
 CODE_FLAGS: dict[str, frozenset[str]] = {
@@ -120,17 +121,6 @@ def _windows(sig: np.ndarray, fs: float) -> list[tuple[int, np.ndarray]]:
     if sig.shape[0] <= int(1.5 * n):
         return [(0, sig)]
     return [(start, sig[start : start + n]) for start in range(0, sig.shape[0] - n // 2, n)]
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float | None, float | None]:
-    """Wilson score 95% interval for k successes of n."""
-    if n == 0:
-        return None, None
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
 
 
 @dataclass

@@ -16,7 +16,15 @@ from referral_engine.states import State, allowed_steps
 from xinlian import actions, queries
 from xinlian.auth import authenticate_password, issue_token
 from xinlian.db import utcnow
-from xinlian.deps import AppSettings, Cardiologist, Clinician, Coordinator, DbSession, client_ip
+from xinlian.deps import (
+    AppSettings,
+    Cardiologist,
+    Clinician,
+    Coordinator,
+    DbSession,
+    FlagAuditor,
+    client_ip,
+)
 from xinlian.errors import DomainError
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -263,3 +271,11 @@ def transfer_metrics(
         "p90_door_to_admission_min": s.p90_door_to_admission_min,
         "transfers": [_referral_json(r) for r in rows],
     }
+
+
+@router.get("/metrics/flags")
+def flag_metrics(db: DbSession, user: FlagAuditor, days: int = 90) -> dict[str, Any]:
+    """Per-flag PPV from cardiologists' reviews, per algorithm version."""
+    since = utcnow() - timedelta(days=max(1, min(days, 3650)))
+    rows = queries.flag_performance(db, principal=user, since=since)
+    return {"days": days, "flags": [r.to_dict() for r in rows]}

@@ -91,3 +91,5 @@ Coordinator = Annotated[
     Principal, Depends(require_roles(Role.REFERRAL_COORDINATOR, Role.CARDIOLOGIST, Role.ADMIN))
 ]
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+# Who reads the flags' production PPV: the cardiologists who review them, and the admins.
+FlagAuditor = Annotated[Principal, Depends(require_roles(Role.CARDIOLOGIST, Role.ADMIN))]

@@ -14,6 +14,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ecg_relay.models import Analysis, EcgRecord, Review
+from ecg_relay.reviews import FlagPerformance
+from ecg_relay.reviews import flag_performance as _flag_performance
 from referral_engine.metrics import TransferTimes
 from referral_engine.models import Referral, ReferralEvent
 from referral_engine.service import timeline, times_for
@@ -202,3 +204,14 @@ def get_referral(
         source_ip=source_ip,
     )
     return _referral_row(session, referral)
+
+
+def flag_performance(
+    session: Session, *, principal: Principal, since: datetime
+) -> list[FlagPerformance]:
+    """Per-flag review counts and PPV in the caller's scope (aggregates: no patient data)."""
+    return _flag_performance(
+        session,
+        since=since,
+        organization_id=None if principal.county_wide else principal.organization_id,
+    )

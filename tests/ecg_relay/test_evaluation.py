@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from devices.simulator import simulate, write_record
-from ecg_relay.evaluation import evaluate_triage, match, wilson
+from ecg_relay.evaluation import evaluate_triage, match
+from ecg_relay.stats import wilson
 from tests.conftest import ecg_data_dir
 
 

@@ -29,6 +29,7 @@ from xinlian.deps import (
     Coordinator,
     CurrentUser,
     DbSession,
+    FlagAuditor,
     client_ip,
     request_token,
 )
@@ -261,3 +262,10 @@ def transfer_audit(
         target=TARGET_DOOR_TO_ADMISSION_MIN,
         days=days,
     )
+
+
+@router.get("/audit/flags", response_class=HTMLResponse)
+def flag_audit(request: Request, db: DbSession, user: FlagAuditor, days: int = 90) -> HTMLResponse:
+    since = utcnow() - timedelta(days=max(1, min(days, 3650)))
+    rows = queries.flag_performance(db, principal=user, since=since)
+    return render(request, "audit_flags.html", rows=rows, days=days)
