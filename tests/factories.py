@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from devices.models import Device
 from devices.service import hash_credential
+from ecg_relay.models import EcgRecord
 from xinlian.db import utcnow
 from xinlian.models import Organization, OrgKind, Role, User
 from xinlian.security import hash_password, new_secret
@@ -62,3 +63,21 @@ def device(session: Session, *, org: Organization) -> tuple[Device, str]:
     session.add(d)
     session.flush()
     return d, credential
+
+
+def ecg_record(session: Session, *, org: Organization, sha: str | None = None) -> EcgRecord:
+    """A stored ECG row (no files behind it) for tests of what refers to records."""
+    rec = EcgRecord(
+        content_sha256=sha or uuid.uuid4().hex * 2,
+        organization_id=org.id,
+        record_name="r1",
+        format="wfdb",
+        stored_path="/nonexistent",
+        files={},
+        sampling_rate_hz=500.0,
+        lead_names=["I"],
+        duration_s=10.0,
+    )
+    session.add(rec)
+    session.flush()
+    return rec

@@ -7,7 +7,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.orm import Session
 
-from ecg_relay.models import Analysis, EcgRecord, Review
+from ecg_relay.models import Analysis, Review
 from ecg_relay.reviews import flag_performance
 from tests import factories
 from tests.conftest import LiveServer
@@ -15,22 +15,8 @@ from xinlian.db import utcnow
 from xinlian.models import Organization, Role, User
 
 
-def _analysed(
-    s: Session, org: Organization, n: int, codes: list[str], version: str = "v-test"
-) -> Analysis:
-    rec = EcgRecord(
-        content_sha256=f"{n:064x}",
-        organization_id=org.id,
-        record_name=f"r{n}",
-        format="wfdb",
-        stored_path=f"/store/{n}",
-        files={},
-        sampling_rate_hz=500.0,
-        lead_names=["I"],
-        duration_s=10.0,
-    )
-    s.add(rec)
-    s.flush()
+def _analysed(s: Session, org: Organization, codes: list[str], version: str = "v-test") -> Analysis:
+    rec = factories.ecg_record(s, org=org)
     analysis = Analysis(
         record_id=rec.id,
         algorithm_version=version,
@@ -68,10 +54,10 @@ def _county(s: Session) -> tuple[Organization, Organization, Organization, User]
 def test_latest_verdict_counts_per_flag_and_version(session: Session) -> None:
     """PPV = confirmed / reviewed by each flag's latest review; versions are counted apart."""
     _central, town, _other, cardio = _county(session)
-    a1 = _analysed(session, town, 1, ["STEMI_INFERIOR", "SINUS_BRADY"])
-    a2 = _analysed(session, town, 2, ["STEMI_INFERIOR"])
-    a3 = _analysed(session, town, 3, ["STEMI_INFERIOR"])
-    old = _analysed(session, town, 4, ["STEMI_INFERIOR"], version="v-old")
+    a1 = _analysed(session, town, ["STEMI_INFERIOR", "SINUS_BRADY"])
+    a2 = _analysed(session, town, ["STEMI_INFERIOR"])
+    a3 = _analysed(session, town, ["STEMI_INFERIOR"])
+    old = _analysed(session, town, ["STEMI_INFERIOR"], version="v-old")
     _review(session, a1, cardio, "STEMI_INFERIOR", "rejected", age_s=60)
     _review(session, a1, cardio, "STEMI_INFERIOR", "confirmed", age_s=30)  # revised: counts
     _review(session, a2, cardio, "STEMI_INFERIOR", "rejected", age_s=30)
@@ -98,8 +84,8 @@ def test_latest_verdict_counts_per_flag_and_version(session: Session) -> None:
 def test_organization_scope(session: Session) -> None:
     """With an organization given, only that organization's ECGs are counted."""
     _central, town_a, town_b, cardio = _county(session)
-    a = _analysed(session, town_a, 11, ["AF"])
-    b = _analysed(session, town_b, 12, ["AF"])
+    a = _analysed(session, town_a, ["AF"])
+    b = _analysed(session, town_b, ["AF"])
     _review(session, a, cardio, "AF", "confirmed", age_s=5)
     _review(session, b, cardio, "AF", "rejected", age_s=5)
     session.flush()
@@ -116,7 +102,7 @@ def test_flag_metrics_api_and_page(live_server: LiveServer) -> None:
         central, town, _other, cardio = _county(s)
         admin = factories.user(s, role=Role.ADMIN, org=central)
         doctor = factories.user(s, role=Role.TOWNSHIP_DOCTOR, org=town)
-        a = _analysed(s, town, 21, ["VT"])
+        a = _analysed(s, town, ["VT"])
         _review(s, a, cardio, "VT", "confirmed", age_s=5)
         s.commit()
         names = (cardio.username, admin.username, doctor.username)

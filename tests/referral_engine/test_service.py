@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ecg_relay.models import EcgRecord
 from referral_engine.models import Referral, ReferralEvent
 from referral_engine.service import open_for_record, stamp, times_for
 from referral_engine.states import InvalidTransition, Step
@@ -17,27 +16,10 @@ from tests import factories
 from xinlian.db import utcnow
 
 
-def _record(session: Session, org_id: str) -> EcgRecord:
-    rec = EcgRecord(
-        content_sha256=factories._suffix() * 10 + "abcd",
-        organization_id=org_id,
-        record_name="r1",
-        format="wfdb",
-        stored_path="/nonexistent",
-        files={},
-        sampling_rate_hz=500.0,
-        lead_names=["I"],
-        duration_s=10.0,
-    )
-    session.add(rec)
-    session.flush()
-    return rec
-
-
 def test_open_is_idempotent(session: Session) -> None:
     """Opening twice for one record returns the same referral and one timeline entry."""
     central, towns = factories.county(session)
-    rec = _record(session, towns[0].id)
+    rec = factories.ecg_record(session, org=towns[0])
     now = utcnow()
     first, created1 = open_for_record(
         session,
@@ -69,7 +51,7 @@ def test_concurrent_opens_make_one_referral(sessions: sessionmaker[Session]) -> 
     """Eight workers opening at once for one record leave exactly one referral."""
     with sessions() as s:
         central, towns = factories.county(s)
-        rec = _record(s, towns[0].id)
+        rec = factories.ecg_record(s, org=towns[0])
         s.commit()
         rec_id, town_id, central_id = rec.id, towns[0].id, central.id
 
@@ -103,7 +85,7 @@ def test_concurrent_opens_make_one_referral(sessions: sessionmaker[Session]) -> 
 def test_stamp_validates_order_and_time(session: Session) -> None:
     """Steps follow the state machine; future times and times before the last step are refused."""
     central, towns = factories.county(session)
-    rec = _record(session, towns[0].id)
+    rec = factories.ecg_record(session, org=towns[0])
     now = utcnow()
     ref, _ = open_for_record(
         session,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import func, select
 
-from ecg_relay.models import EcgRecord
 from tests import factories
 from tests.conftest import LiveServer
 from xinlian.models import AuditEntry, Role
@@ -20,18 +19,7 @@ def _seed(live: LiveServer) -> dict[str, str]:
             "cardio": factories.user(s, role=Role.CARDIOLOGIST, org=central),
             "coord": factories.user(s, role=Role.REFERRAL_COORDINATOR, org=central),
         }
-        rec = EcgRecord(
-            content_sha256="a" * 64,
-            organization_id=town_a.id,
-            record_name="r",
-            format="wfdb",
-            stored_path="/x",
-            files={},
-            sampling_rate_hz=500.0,
-            lead_names=["I"],
-            duration_s=10.0,
-        )
-        s.add(rec)
+        rec = factories.ecg_record(s, org=town_a)
         s.commit()
         out = {k: u.username for k, u in users.items()}
         out["record_id"] = rec.id
