@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from devices.simulator import simulate, write_record
-from ecg_relay.evaluation import evaluate_triage, match, wilson
+from ecg_relay.evaluation import (
+    _unannotated_edges,
+    evaluate_triage,
+    match,
+    outside,
+    vf_episodes,
+    wilson,
+)
 from tests.conftest import ecg_data_dir
 
 
@@ -26,6 +33,43 @@ def test_ec57_matching_pairs_each_reference_once() -> None:
     ref = np.array([100, 500, 900])
     det = np.array([110, 120, 560, 2000])
     assert match(ref, det, window=30) == (1, 2, 3)
+
+
+def test_ec57_vf_episode_brackets_are_excluded() -> None:
+    """'[' ... ']' is a VF/VFL episode; beats inside are not scored, those outside are."""
+    samples = np.array([100, 200, 300, 400, 500])
+    symbols = ["N", "[", "N", "]", "N"]
+    spans = vf_episodes(samples, symbols, [""] * 5, 1000)
+    assert spans == [(200, 401)]
+    assert outside(np.array([100, 300, 400, 500]), spans).tolist() == [True, False, False, True]
+
+
+def test_ec57_vf_rhythm_runs_to_next_rhythm_change() -> None:
+    """Rhythm '(VF' (aux may carry a NUL, as in cudb) is excluded until the next '+' annotation."""
+    samples = np.array([0, 100, 250, 600, 700])
+    symbols = ["+", "N", "+", "+", "N"]
+    aux = ["(N", "", "(VF\x00", "(N", ""]
+    assert vf_episodes(samples, symbols, aux, 1000) == [(250, 600)]
+    aux_vfl = ["(N", "", "(VFL", "(VT", ""]
+    assert vf_episodes(samples, symbols, aux_vfl, 1000) == [(250, 600)]
+
+
+def test_ec57_open_episode_runs_to_end_and_overlaps_merge() -> None:
+    """An episode without its end runs to the record end; '(VF' and '[' together make one span."""
+    samples = np.array([50, 53541, 53546])
+    symbols = ["N", "+", "["]
+    assert vf_episodes(samples, symbols, ["", "(VF", ""], 127232) == [(53541, 127232)]
+    assert vf_episodes(np.array([10]), ["+"], ["(AFIB"], 100) == []
+
+
+def test_ludb_scores_only_the_annotated_span() -> None:
+    """Unannotated edges (before first QRS - 150 ms, after last + 150 ms) are left out."""
+    fs = 500.0
+    spans = _unannotated_edges(np.array([600, 1000, 4000]), 5000, fs)
+    assert spans == ((0, 525), (4076, 5000))
+    det = np.array([100, 530, 1000, 4070, 4090, 4900])
+    assert det[outside(det, list(spans))].tolist() == [530, 1000, 4070]
+    assert _unannotated_edges(np.array([], dtype=int), 5000, fs) == ((0, 5000),)
 
 
 def test_triage_on_a_simulated_folder(tmp_path: Path) -> None:
