@@ -40,7 +40,11 @@ def resample(signals: np.ndarray, fs: float, target: int = TARGET_FS) -> np.ndar
         return signals
     ratio = target / fs
     up, down = _rational(ratio)
-    return resample_poly(signals, up, down, axis=0)
+    # The polyphase filter pads with zeros by default: an ECG with a DC offset (electrode
+    # half-cell potentials reach hundreds of mV) then starts and ends with a step that rings
+    # through every later filter and reads as a QRS at the window edges. Extending the
+    # signal by its end trend ('line') removes that step.
+    return resample_poly(signals, up, down, axis=0, padtype="line")
 
 
 def _rational(ratio: float, max_den: int = 1000) -> tuple[int, int]:
