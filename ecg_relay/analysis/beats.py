@@ -218,26 +218,42 @@ def _search_back(
 
 def _search_edges(c: _Candidates, qrs: list[int], levels: _Levels, n: int, fs: int) -> list[int]:
     """Search-back before the first and after the last QRS of the window, where the
-    forward pass has no later beat to trigger it."""
+    forward pass has no later beat to trigger it.
+
+    A gap to the window edge longer than the average RR interval must hold a beat; the
+    highest candidate there above the search-back threshold is taken, if it passes the
+    slope test against its neighbouring QRS and lies at least half an integration window
+    from the edge (closer, the envelope is built on padding, not on a recorded QRS).
+    """
     if not qrs:
         return qrs
     out = list(qrs)
     limit = SEARCHBACK_THRESHOLD_RATIO * levels.threshold
-    gap = SEARCHBACK_RR_RATIO * levels.rr_average * fs
+    rr = levels.rr_average * fs
+    margin = INTEGRATION_S * fs / 2
     refractory = REFRACTORY_S * fs
-    while True:
-        head = [k for k in range(out[0]) if c.height[k] > limit]
-        head = [k for k in head if c.index[out[0]] - c.index[k] >= refractory]
-        if not head or c.index[out[0]] <= gap / SEARCHBACK_RR_RATIO:
+    t_window = T_WAVE_WINDOW_S * fs
+
+    def plausible(k: int, neighbour: int) -> bool:
+        gap = abs(int(c.index[k]) - int(c.index[neighbour]))
+        return bool(
+            c.height[k] > limit
+            and margin <= c.index[k] < n - margin
+            and gap >= refractory
+            and (gap >= t_window or c.slope[k] >= T_WAVE_SLOPE_RATIO * c.slope[neighbour])
+        )
+
+    while c.index[out[0]] > rr:
+        head = [k for k in range(out[0]) if plausible(k, out[0])]
+        if not head:
             break
         out.insert(0, max(head, key=lambda k: c.height[k]))
-    while True:
-        tail = [k for k in range(out[-1] + 1, c.index.size) if c.height[k] > limit]
-        tail = [k for k in tail if c.index[k] - c.index[out[-1]] >= refractory]
-        if not tail or n - c.index[out[-1]] <= gap / SEARCHBACK_RR_RATIO:
+    while n - c.index[out[-1]] > rr:
+        tail = [k for k in range(out[-1] + 1, c.index.size) if plausible(k, out[-1])]
+        if not tail:
             break
         out.append(max(tail, key=lambda k: c.height[k]))
-    return sorted(set(out))
+    return out
 
 
 def detect_qrs(band: np.ndarray, fs: int, usable: np.ndarray) -> np.ndarray:
