@@ -2,15 +2,16 @@
 
 QRS detection follows Pan & Tompkins (IEEE Trans Biomed Eng 1985;32:230) with the decision
 rules that Hamilton & Tompkins tested on the MIT-BIH database (IEEE Trans Biomed Eng
-1986;33:1157): a slope feature is integrated over a moving window, and each peak of the
+1986;33:1157) as in Hamilton's open-source detector (OSEA qrsdet.c, 2002): a slope
+feature is integrated over a moving window, and each peak of the
 integrated envelope is classified against a threshold that adapts beat by beat to running
 estimates of the signal (QRS) and noise peak levels, with search-back for missed beats
 and slope-based T-wave discrimination. Three changes for multi-lead 10 s windows:
 
-- the feature is the RMS over leads of each lead's slope in units of that lead's own noise
-  level, so it is linear in amplitude (a beat of half the size gives half the envelope, not a
-  quarter as the squared slope does: large ectopics no longer hide small beats) and leads
-  are weighted by their signal-to-noise ratio;
+- the feature is the RMS over leads of each lead's slope in units of that lead's typical
+  QRS slope, weighted by the lead's signal-to-noise ratio and clipped at twice the typical
+  slope: linear in amplitude (a beat of half the size gives half the envelope, not a quarter
+  as the squared slope does), so large ectopics no longer hide small beats;
 - the whole window is available, so the levels are learnt in a first pass and the decisions
   are taken in a second pass that starts from them (a running detector's steady state);
 - search-back also covers the start and end of the window.
@@ -37,9 +38,14 @@ INTEGRATION_S = 0.15
 T_WAVE_WINDOW_S = 0.36
 T_WAVE_SLOPE_RATIO = 0.5
 # Decision rules. Threshold = noise level + TH (QRS level - noise level), the levels being
-# the medians of the last 8 QRS and noise peaks, TH = 0.3125 (Hamilton & Tompkins 1986,
-# their best rule set on MIT-BIH). Search-back at half the threshold when no QRS was found
-# for 166% of the average of the last 8 RR intervals (Pan & Tompkins 1985).
+# the medians of the last 8 QRS and noise peaks, the QRS buffer seeded with 1 s maxima
+# (Hamilton & Tompkins 1986, as in Hamilton's OSEA qrsdet.c, 2002, whose feature is also
+# an integrated |slope|, linear in amplitude). OSEA uses TH = 0.475; here TH must stay
+# below 1 / LARGE_SLOPE_CLIP = 0.5 with room for the noise level, so that ordinary beats
+# still cross the threshold when large ectopic beats hold the QRS buffer at the clip (the
+# lock-in that read 23/min on CPSC 2019 strips): TH = 5/16 = 0.3125.
+# Search-back at half the threshold when no QRS was found for 166% of the average of the
+# last 8 RR intervals (Pan & Tompkins 1985).
 THRESHOLD_FRACTION = 0.3125
 SEARCHBACK_THRESHOLD_RATIO = 0.5
 SEARCHBACK_RR_RATIO = 1.66
