@@ -2,8 +2,21 @@
 
 `evaluate_triage` reads DIR/records.csv (columns folder, record, triage) and reports, per
 triage code, the confusion counts, sensitivity, specificity and PPV with Wilson 95%
-intervals. `evaluate_rpeaks` reports QRS detection the way ANSI/AAMI EC57 does (150 ms
-match window, gross and per record) next to wfdb's xqrs on the same records.
+intervals. `evaluate_rpeaks` reports QRS detection the way ANSI/AAMI EC57:2012 does, next
+to wfdb's xqrs on the same records with the same exclusions:
+
+- A detection matches a reference beat within 150 ms (EC57); each reference
+  beat pairs with at most one detection. Se = TP/(TP+FN), +P = TP/(TP+FP), gross (all beats
+  pooled) and per record, and per source folder.
+- Ventricular flutter/fibrillation is excluded from beat-by-beat QRS statistics (EC57): in `.atr` records, reference beats and detections inside
+  `[` ... `]` episodes and inside a rhythm `(VF` or `(VFL` (up to the next rhythm change) are
+  not scored. A `[` without its `]` runs to the end of the record.
+- LUDB annotates waves only in part of each 10 s record (the first and last beat or so are not
+  annotated); only the annotated span (first annotated QRS - 150 ms to last + 150 ms) is
+  scored there. Both exclusions are reported per record (`scored_from_s`, `scored_to_s`,
+  `excluded_s`) and in the report's `notes`, never silently.
+- Not applied: EC57's 5-minute learning period. The analysis reads 10 s windows with no
+  memory between them (what a cart records), so there is nothing to learn across a record.
 """
 
 from __future__ import annotations
@@ -50,6 +63,21 @@ AMPLITUDE_CODES = frozenset({"STEMI", "ISCHEMIA"})
 NON_PHYSICAL_AMPLITUDE_FOLDERS = frozenset({"ludb"})
 MATCH_WINDOW_S = 0.150  # ANSI/AAMI EC57
 BEAT_SYMBOLS = frozenset("NLRBAaJSVrFejnE/fQ?")
+# EC57 leaves ventricular flutter/fibrillation out of QRS detection statistics. MIT/WFDB
+# annotation codes: '[' / ']' start and end of VF/VFL, rhythm '+' with aux '(VF' / '(VFL'.
+VF_START, VF_END, RHYTHM = "[", "]", "+"
+VF_RHYTHMS = frozenset({"(VF", "(VFL"})
+RPEAK_NOTES = (
+    "EC57: 150 ms match window; each reference beat pairs with at most one detection.",
+    "EC57: beats and detections inside ventricular flutter/fibrillation ('[' ... ']', rhythm "
+    "'(VF'/'(VFL') are not scored, for the analysis and for xqrs alike.",
+    "LUDB: only the annotated span of each record is scored (first annotated QRS - 150 ms to "
+    "last + 150 ms); LUDB leaves the first and last beat or so unannotated.",
+    "Per record: scored_from_s/scored_to_s bound the scored part, excluded_s counts the "
+    "seconds left out (VF/VFL and unannotated edges).",
+    "Records longer than 10 s are analysed in consecutive 10 s windows; xqrs reads the whole "
+    "first signal.",
+)
 WINDOW_S = 10.0  # carts record 10 s; longer records are analysed in 10 s windows
 
 
@@ -239,15 +267,18 @@ def evaluate_triage(
     return report
 
 
-@dataclass
+@dataclass(frozen=True)
 class RpeakRecord:
     record: str
-    reference: int
+    reference: int  # scored reference beats
     tp: int
     fn: int
     fp: int
     xqrs_tp: int
     xqrs_fp: int
+    scored_from_s: float = 0.0
+    scored_to_s: float = 0.0
+    excluded_s: float = 0.0  # seconds not scored (VF/VFL per EC57, LUDB unannotated edges)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -258,13 +289,38 @@ class RpeakRecord:
             "fp": self.fp,
             "se": _r(self.tp, self.tp + self.fn),
             "ppv": _r(self.tp, self.tp + self.fp),
+            "xqrs_tp": self.xqrs_tp,
+            "xqrs_fp": self.xqrs_fp,
             "xqrs_se": _r(self.xqrs_tp, self.reference),
             "xqrs_ppv": _r(self.xqrs_tp, self.xqrs_tp + self.xqrs_fp),
+            "scored_from_s": round(self.scored_from_s, 3),
+            "scored_to_s": round(self.scored_to_s, 3),
+            "excluded_s": round(self.excluded_s, 3),
         }
 
 
 def _r(a: int, b: int) -> float | None:
     return round(a / b, 4) if b else None
+
+
+def _pooled(records: list[RpeakRecord]) -> dict[str, Any]:
+    tp = sum(r.tp for r in records)
+    fn = sum(r.fn for r in records)
+    fp = sum(r.fp for r in records)
+    xtp = sum(r.xqrs_tp for r in records)
+    xfp = sum(r.xqrs_fp for r in records)
+    ref = sum(r.reference for r in records)
+    return {
+        "records": len(records),
+        "reference": ref,
+        "tp": tp,
+        "fn": fn,
+        "fp": fp,
+        "se": _r(tp, tp + fn),
+        "ppv": _r(tp, tp + fp),
+        "xqrs_se": _r(xtp, ref),
+        "xqrs_ppv": _r(xtp, xtp + xfp),
+    }
 
 
 @dataclass
@@ -273,30 +329,23 @@ class RpeakReport:
     skipped: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        tp = sum(r.tp for r in self.records)
-        fn = sum(r.fn for r in self.records)
-        fp = sum(r.fp for r in self.records)
-        xtp = sum(r.xqrs_tp for r in self.records)
-        xfp = sum(r.xqrs_fp for r in self.records)
-        ref = sum(r.reference for r in self.records)
+        sources: dict[str, list[RpeakRecord]] = {}
+        for r in self.records:
+            sources.setdefault(r.record.split("/")[0], []).append(r)
         return {
-            "gross": {
-                "reference": ref,
-                "tp": tp,
-                "fn": fn,
-                "fp": fp,
-                "se": _r(tp, tp + fn),
-                "ppv": _r(tp, tp + fp),
-                "xqrs_se": _r(xtp, ref),
-                "xqrs_ppv": _r(xtp, xtp + xfp),
-            },
+            "gross": _pooled(self.records),
+            "sources": {name: _pooled(recs) for name, recs in sources.items()},
             "records": [r.to_dict() for r in self.records],
             "skipped": self.skipped,
+            "notes": list(RPEAK_NOTES),
         }
 
 
 def match(reference: np.ndarray, detected: np.ndarray, window: int) -> tuple[int, int, int]:
-    """EC57 beat matching: each reference beat pairs with at most one detection within ``window``."""
+    """EC57 beat matching: each reference beat pairs with at most one detection within ``window``.
+
+    Returns (TP, FN, FP) counts.
+    """
     ref = np.sort(reference)
     det = np.sort(detected)
     used = np.zeros(det.size, dtype=bool)
@@ -312,34 +361,132 @@ def match(reference: np.ndarray, detected: np.ndarray, window: int) -> tuple[int
     return tp, ref.size - tp, int((~used).sum())
 
 
-def _reference_beats(directory: Path, record: str) -> tuple[np.ndarray, np.ndarray, float] | None:
-    """(signal lead used, reference sample indices, fs) for records with beat annotations."""
+def vf_episodes(
+    samples: np.ndarray, symbols: list[str], aux: list[str], n_samples: int
+) -> list[tuple[int, int]]:
+    """Half-open sample spans [start, end) of ventricular flutter/fibrillation (EC57 exclusion).
+
+    Parameters
+    ----------
+    samples, symbols, aux : WFDB annotation samples, symbols and aux notes (same length).
+    n_samples : record length in samples; an episode still open at the end runs to it.
+
+    Returns
+    -------
+    Merged, sorted spans from '[' ... ']' and from rhythm '(VF'/'(VFL' to the next rhythm change.
+    """
+    spans: list[tuple[int, int]] = []
+    flutter_from: int | None = None
+    rhythm_from: int | None = None
+    for s, sym, note in zip(samples, symbols, aux, strict=True):
+        at = int(s)
+        if sym == VF_START and flutter_from is None:
+            flutter_from = at
+        elif sym == VF_END and flutter_from is not None:
+            spans.append((flutter_from, at + 1))
+            flutter_from = None
+        elif sym == RHYTHM:
+            if rhythm_from is not None:
+                spans.append((rhythm_from, at))
+                rhythm_from = None
+            if (note or "").strip("\x00 \t") in VF_RHYTHMS:
+                rhythm_from = at
+    for start in (flutter_from, rhythm_from):
+        if start is not None:
+            spans.append((start, n_samples))
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def outside(points: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    """Boolean mask: True for sample indices in none of the half-open ``spans``."""
+    pts = np.asarray(points, dtype=int)
+    keep = np.ones(pts.size, dtype=bool)
+    for a, b in spans:
+        keep &= ~((pts >= a) & (pts < b))
+    return keep
+
+
+@dataclass(frozen=True)
+class ReferenceBeats:
+    signals: np.ndarray  # (n, leads), physical units
+    beats: np.ndarray  # reference beat sample indices
+    fs: float
+    excluded: tuple[tuple[int, int], ...] = ()  # spans not scored (VF/VFL, unannotated edges)
+
+
+def _reference_beats(directory: Path, record: str) -> ReferenceBeats | None:
+    """Signals, scored reference beats and the spans left out, for records with beat annotations."""
     base = directory / record
     if base.with_suffix(".atr").exists():
         rec = wfdb.rdrecord(str(base), physical=True)
         ann = wfdb.rdann(str(base), "atr")
+        sig = np.asarray(rec.p_signal, dtype=float)
+        symbols = list(ann.symbol)
+        aux = list(ann.aux_note or [""] * len(symbols))
+        spans = vf_episodes(np.asarray(ann.sample), symbols, aux, sig.shape[0])
         beats = np.array(
-            [s for s, sym in zip(ann.sample, ann.symbol, strict=True) if sym in BEAT_SYMBOLS]
+            [s for s, sym in zip(ann.sample, symbols, strict=True) if sym in BEAT_SYMBOLS],
+            dtype=int,
         )
-        return np.asarray(rec.p_signal, dtype=float), beats, float(rec.fs)
+        return ReferenceBeats(sig, beats[outside(beats, spans)], float(rec.fs), tuple(spans))
     if base.with_suffix(".ii").exists():  # LUDB: per-lead wave annotations, N = QRS peak
         rec = wfdb.rdrecord(str(base), physical=True)
         ann = wfdb.rdann(str(base), "ii")
-        beats = np.array([s for s, sym in zip(ann.sample, ann.symbol, strict=True) if sym == "N"])
-        return np.asarray(rec.p_signal, dtype=float), beats, float(rec.fs)
+        sig = np.asarray(rec.p_signal, dtype=float)
+        fs = float(rec.fs)
+        beats = np.array(
+            [s for s, sym in zip(ann.sample, ann.symbol, strict=True) if sym == "N"], dtype=int
+        )
+        return ReferenceBeats(sig, beats, fs, _unannotated_edges(beats, sig.shape[0], fs))
     ref_mat = directory / f"R_{record.split('_')[-1]}.mat"
     data_mat = base.with_suffix(".mat")
     if ref_mat.exists() and data_mat.exists():  # CPSC 2019
         sig = np.asarray(scipy.io.loadmat(str(data_mat))["ecg"], dtype=float).reshape(-1, 1)
         beats = np.asarray(scipy.io.loadmat(str(ref_mat))["R_peak"], dtype=int).ravel()
-        return sig, beats, 500.0
+        return ReferenceBeats(sig, beats, 500.0)
     return None
+
+
+def _unannotated_edges(beats: np.ndarray, n_samples: int, fs: float) -> tuple[tuple[int, int], ...]:
+    """The spans before the first and after the last annotated QRS, less one match window."""
+    if beats.size == 0:
+        return ((0, n_samples),)
+    w = int(MATCH_WINDOW_S * fs)
+    first, last = int(beats.min()) - w, int(beats.max()) + w + 1
+    spans = [(0, first)] if first > 0 else []
+    if last < n_samples:
+        spans.append((last, n_samples))
+    return tuple(spans)
+
+
+def _detect_windows(sig: np.ndarray, fs: float) -> np.ndarray:
+    """R peaks that analyze() reports over consecutive 10 s windows, in record samples."""
+    names = [f"L{j}" for j in range(sig.shape[1])]
+    detected: list[int] = []
+    for start, window in _windows(sig, fs):
+        result = analyze(np.nan_to_num(window), fs, names)
+        detected.extend(start + p for p in result.measurements.get("r_peaks", []))
+    det = np.unique(np.asarray(detected, dtype=int))
+    if det.size:  # windows overlap by nothing, but a beat on an edge may be found twice
+        keep = np.concatenate([[True], np.diff(det) > int(0.2 * fs)])
+        det = det[keep]
+    return det
 
 
 def evaluate_rpeaks(
     data_dir: Path, *, progress: Callable[[str], None] | None = None
 ) -> RpeakReport:
-    """QRS detection Se and +P on every record with reference beats, next to wfdb's xqrs."""
+    """QRS detection Se and +P on every record with reference beats, next to wfdb's xqrs.
+
+    Exclusions (VF/VFL, LUDB unannotated edges) apply alike to the reference, to the
+    analysis' detections and to xqrs' detections; see the module docstring.
+    """
     from wfdb.processing import xqrs_detect
 
     report = RpeakReport()
@@ -350,25 +497,35 @@ def evaluate_rpeaks(
         if progress:
             progress(ident)
         try:
-            found = _reference_beats(data_dir / row["folder"], row["record"])
+            ref = _reference_beats(data_dir / row["folder"], row["record"])
         except Exception as exc:
             report.skipped.append({"record": ident, "reason": f"{type(exc).__name__}: {exc}"[:200]})
             continue
-        if found is None:
+        if ref is None:
             continue
-        sig, beats, fs = found
-        names = [f"L{j}" for j in range(sig.shape[1])]
-        detected: list[int] = []
-        for start, window in _windows(sig, fs):
-            result = analyze(np.nan_to_num(window), fs, names)
-            detected.extend(start + p for p in result.measurements.get("r_peaks", []))
-        det = np.unique(np.asarray(detected, dtype=int))
-        if det.size:  # windows overlap by nothing, but a beat on an edge may be found twice
-            keep = np.concatenate([[True], np.diff(det) > int(0.2 * fs)])
-            det = det[keep]
-        w = int(MATCH_WINDOW_S * fs)
-        tp, fn, fp = match(beats, det, w)
-        xq = xqrs_detect(np.nan_to_num(sig[:, 0]), fs=fs, verbose=False)
-        xtp, _xfn, xfp = match(beats, np.asarray(xq, dtype=int), w)
-        report.records.append(RpeakRecord(ident, int(beats.size), tp, fn, fp, xtp, xfp))
+        spans = list(ref.excluded)
+        det = _detect_windows(ref.signals, ref.fs)
+        xq = np.asarray(
+            xqrs_detect(np.nan_to_num(ref.signals[:, 0]), fs=ref.fs, verbose=False), dtype=int
+        )
+        w = int(MATCH_WINDOW_S * ref.fs)
+        tp, fn, fp = match(ref.beats, det[outside(det, spans)], w)
+        xtp, _xfn, xfp = match(ref.beats, xq[outside(xq, spans)], w)
+        n = ref.signals.shape[0]
+        edge_from = next((b for a, b in spans if a == 0), 0)
+        edge_to = next((a for a, b in spans if b == n and a > 0), n)
+        report.records.append(
+            RpeakRecord(
+                ident,
+                int(ref.beats.size),
+                tp,
+                fn,
+                fp,
+                xtp,
+                xfp,
+                scored_from_s=edge_from / ref.fs,
+                scored_to_s=edge_to / ref.fs,
+                excluded_s=sum(b - a for a, b in spans) / ref.fs,
+            )
+        )
     return report

@@ -55,7 +55,12 @@ FLUTTER_CONCENTRATION = 0.5
 FLUTTER_AMPLITUDE_MV = 0.04
 VF_SPECTRAL_FRACTION = 0.6
 VF_MIN_AMPLITUDE_MV = 0.15
-VF_RR_CHAOS = 0.5  # "RR" irregularity of detections on fibrillation; AF stays well below
+# "RR" irregularity of QRS detections on fibrillation waves. With its 250 ms refractory
+# period (beats.REFRACTORY_S) the detector takes every first or second wave of a 4-6 Hz
+# fibrillation (cycle T of 170-250 ms): RR alternating at random between T and 2T has mean
+# 1.5 T and RMSSD T / sqrt(2), a normalised RMSSD of about 0.47. Half of it still lies well
+# above a monomorphic VT's (regular, below AF_IRREGULARITY); the spectral test comes first.
+VF_RR_CHAOS = 0.25
 ASYSTOLE_MAX_MV = 0.3
 AVB3_P_TO_QRS_RATIO = 1.3
 AVB3_MAX_VENTRICULAR_BPM = 60.0

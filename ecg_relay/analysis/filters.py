@@ -40,7 +40,15 @@ def resample(signals: np.ndarray, fs: float, target: int = TARGET_FS) -> np.ndar
         return signals
     ratio = target / fs
     up, down = _rational(ratio)
-    return resample_poly(signals, up, down, axis=0)
+    # An ECG can carry a large DC offset (electrode half-cell potentials reach hundreds of
+    # mV). The polyphase filter pads with zeros by default, so the offset makes a step at
+    # both ends that rings through every later filter and reads as a QRS at the window
+    # edges; and its branches differ in DC gain by ~1e-3, which turns the offset into a
+    # ripple at the output rate. The offset is therefore taken out first (and put back),
+    # and the ends are extended by their trend ('line').
+    offset = np.median(signals, axis=0)
+    out = resample_poly(signals - offset, up, down, axis=0, padtype="line")
+    return np.asarray(out + offset)
 
 
 def _rational(ratio: float, max_den: int = 1000) -> tuple[int, int]:

@@ -129,7 +129,11 @@ def analyze(
         elif amp < c.ASYSTOLE_MAX_MV:
             flag = Flag("VF_ASYSTOLE", Severity.CRITICAL, {"rhythm": "asystole", **ev})
         else:
-            return _unreadable("no_organised_qrs", quality, ev)
+            # Unreadable, so no rate or measurement; the complexes the detector found are
+            # still reported (input-rate samples) so a display can mark them on the trace.
+            # VF and asystole report none: fibrillation waves are not QRS complexes.
+            peaks = [round(p * fs / FS) for p in r_peaks]
+            return _unreadable("no_organised_qrs", quality, {**ev, "r_peaks": peaks})
         return AnalysisResult(
             ALGORITHM_VERSION, True, None, {"beats": int(r_peaks.size), **ev}, quality, (flag,)
         )

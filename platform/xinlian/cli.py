@@ -357,6 +357,20 @@ def eval_rpeaks(
             str(r["xqrs_ppv"]),
         )
     console.print(table)
+    sources = Table("source", "records", "beats", "Se", "+P", "xqrs Se", "xqrs +P")
+    for name, s in out["sources"].items():
+        sources.add_row(
+            name,
+            str(s["records"]),
+            str(s["reference"]),
+            str(s["se"]),
+            str(s["ppv"]),
+            str(s["xqrs_se"]),
+            str(s["xqrs_ppv"]),
+        )
+    console.print(sources)
+    for note in out["notes"]:
+        console.print(f"note: {note}")
 
 
 def main() -> None:
