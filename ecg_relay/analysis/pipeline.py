@@ -11,7 +11,7 @@ from ecg_relay.analysis import criteria as c
 from ecg_relay.analysis import filters
 from ecg_relay.analysis.beats import MEDIAN_PRE_S, detect_qrs, median_beats, type_beats
 from ecg_relay.analysis.delineation import Fiducials, delineate
-from ecg_relay.analysis.ischaemia import st_flags
+from ecg_relay.analysis.ischaemia import st_flags, st_levels
 from ecg_relay.analysis.leads import (
     CHEST_LEADS,
     LIMB_LEADS,
@@ -270,7 +270,16 @@ def _assess(
 
     st_applicable = not wide or rbbb
     if st_applicable:
-        flags.extend(st_flags(st_ok, st_j, st_60, sex=sex, age=age, not_evaluated=not_evaluated))
+        flags.extend(
+            st_flags(
+                st_ok,
+                st_levels(fid, idx),
+                sex=sex,
+                age=age,
+                rbbb=rbbb,
+                not_evaluated=not_evaluated,
+            )
+        )
     elif not vt:
         not_evaluated.append("STEMI: wide QRS, ST criteria do not apply")
 
