@@ -49,6 +49,14 @@ LVH_STE_TO_S_RATIO = 0.25
 LVH_STE_LEADS = ("V1", "V2", "V3")
 
 WIDE_QRS_MS = 120.0  # complete bundle branch block / ventricular origin (Surawicz 2009)
+# Bundle branch block morphology (Surawicz 2009): the R' of RBBB lies 60-130 ms into the
+# QRS; LBBB has no septal q in I, V5, V6 and an R-peak time > 60 ms in V5-V6.
+RBBB_LATE_R_MV = 0.15
+RBBB_LATE_R_FROM_S = 0.06
+RBBB_LATE_R_TO_S = 0.13
+SEPTAL_Q_S = 0.03  # the septal q is in the first 30 ms of the QRS
+SEPTAL_Q_MV = 0.05  # a q shallower than this counts as absent
+LBBB_R_PEAK_TIME_MS = 60.0
 QTC_LONG_MS = 500.0  # QTc > 500 ms: torsades risk (Rautaharju 2009)
 BAZETT_MAX_BPM = 100.0  # above this Bazett over-corrects; Fridericia is used instead
 BRADY_SEVERE_BPM = 40.0

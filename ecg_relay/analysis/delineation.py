@@ -9,7 +9,10 @@ import numpy as np
 ONSET_SEARCH_S = 0.15
 OFFSET_SEARCH_S = 0.20
 LEAD_WEIGHT_FLOOR = 0.25  # a lead counts as if its QRS slope were >= 25% of the largest
-VELOCITY_FRACTION = 0.12  # of the peak spatial velocity: edge of the QRS
+VELOCITY_FRACTION = 0.12  # of the peak spatial velocity: end of the QRS
+# The QRS starts slowly (small septal q): a lower fraction finds the first deflection, not
+# the R upstroke (which put the onset 10-12 ms late on simulated beats of known onset).
+ONSET_VELOCITY_FRACTION = 0.06
 STEEP_FRACTION = 0.25
 OFFSET_AFTER_STEEP_S = 0.04
 QUIET_ONSET_S = 0.010
@@ -19,6 +22,11 @@ BASELINE_DRIFT_MV = 0.05
 ST_J_WINDOW_S = 0.008  # ST at J averaged over 8 ms
 ST_60_S = 0.060  # J + 60 ms
 JT_SEARCH_S = 0.040  # a J wave (notch or slur) ends within 40 ms of the QRS end
+T_SEARCH_MAX_S = 0.60  # T end at most 600 ms after R
+T_SEARCH_RR_FRACTION = 0.85
+T_BEFORE_NEXT_P_S = 0.02  # stop the T search 20 ms before the next P onset
+T_MIN_WINDOW_S = 0.08  # shorter than this: no T wave to measure
+T_MIN_MV = 0.10  # a T wave this tall has a usable down-slope for the tangent
 P_MIN_MV = 0.04  # smallest P wave we call present in the median beat
 P_HALF_MAX_S = 0.06  # P onset at most 60 ms before its peak (P duration < 120 ms)
 
@@ -108,6 +116,74 @@ def _st_at_jt(
     return out
 
 
+def _t_window(
+    n: int, offset: int, r: int, p_onset: int | None, rr_s: float, fs: int
+) -> tuple[int, int]:
+    """Samples where the T wave is searched: from J + 60 ms to before the next P wave.
+
+    At faster rates the next beat's P wave falls inside a fixed window and its end was
+    taken for the T end (QTc > 600 ms at 100-115/min); the next P onset is this beat's P
+    onset one RR later.
+    """
+    t_start = offset + int(0.06 * fs)
+    t_stop = min(n, r + int(min(T_SEARCH_MAX_S, T_SEARCH_RR_FRACTION * rr_s) * fs))
+    if p_onset is not None:
+        next_p = p_onset + int(rr_s * fs) - int(T_BEFORE_NEXT_P_S * fs)
+        if next_p - t_start > int(2 * T_MIN_WINDOW_S * fs):
+            t_stop = min(t_stop, next_p)
+    return t_start, t_stop
+
+
+def _tangent_end(x: np.ndarray, peak: int, stop: int) -> int | None:
+    """T end by the tangent method: the steepest descent from the peak crosses the baseline."""
+    slope = np.gradient(x[peak:stop]) if stop - peak >= 3 else np.zeros(0)
+    if slope.size <= 2:
+        return None
+    sign = -np.sign(x[peak])
+    steepest = int(np.argmax(slope * sign))
+    s = slope[steepest]
+    if s * sign <= 1e-6:
+        return None
+    end = round(peak + steepest + (0.0 - x[peak + steepest]) / s)
+    return int(np.clip(end, peak, stop - 1))
+
+
+def _t_end(
+    rel: np.ndarray, usable: np.ndarray, window: tuple[int, int], fs: int
+) -> tuple[int | None, np.ndarray, np.ndarray, np.ndarray]:
+    """T end (sample) and the T amplitudes per lead (signed extreme, max, min; mV).
+
+    The tangent method (Lepeschkin E, Surawicz B, Circulation 1952;6:378) is applied in
+    every usable lead whose T wave is well formed (>= T_MIN_MV and >= half the largest);
+    the median of those ends is the T end, so one lead with a flat or notched T, or a U
+    wave, does not set the QT (Rautaharju 2009: QT from simultaneous leads).
+    """
+    n_leads = rel.shape[1]
+    zeros = np.zeros(n_leads)
+    t_start, t_stop = window
+    if t_stop - t_start <= int(T_MIN_WINDOW_S * fs):
+        return None, zeros, zeros, zeros
+    seg = rel[t_start:t_stop]
+    t_idx = np.argmax(np.abs(seg), axis=0)
+    t_amp = seg[t_idx, np.arange(n_leads)]
+    t_max, t_min = seg.max(axis=0), seg.min(axis=0)
+    size = np.where(usable, np.abs(t_amp), 0.0)
+    largest = float(size.max())
+    if largest <= T_MIN_MV / 2:
+        return None, t_amp, t_max, t_min
+    leads = np.flatnonzero(size >= max(T_MIN_MV, 0.5 * largest))
+    if leads.size == 0:
+        leads = np.array([int(np.argmax(size))])
+    ends = [
+        e
+        for lead in leads
+        if (e := _tangent_end(rel[:, lead], t_start + int(t_idx[lead]), t_stop)) is not None
+    ]
+    if not ends:
+        return None, t_amp, t_max, t_min
+    return round(float(np.median(ends))), t_amp, t_max, t_min
+
+
 def delineate(
     med: np.ndarray,
     fs: int,
@@ -126,7 +202,8 @@ def delineate(
     vel = spatial_velocity(good, a, b)
     peak = float(vel[a:b].max()) if b > a else float(vel.max())
     active = vel > VELOCITY_FRACTION * peak
-    onset = _quiet_run(active, r, -1, max(1, int(QUIET_ONSET_S * fs)))
+    starting = vel > ONSET_VELOCITY_FRACTION * peak
+    onset = _quiet_run(starting, r, -1, max(1, int(QUIET_ONSET_S * fs)))
     onset = max(onset, a)
     # The end of the steep part of the QRS bounds the search, so a sloping ST segment or
     # an early T wave (wide complexes, discordant ST-T) is not counted as QRS.
@@ -159,31 +236,6 @@ def delineate(
     tail = rel[max(onset, offset - int(0.04 * fs)) : offset + 1]
     terminal = tail.mean(axis=0)
 
-    # T wave: on the lead with the largest excursion after the ST segment.
-    t_start = offset + int(0.06 * fs)
-    t_stop = min(rel.shape[0], r + int(min(0.6, 0.85 * rr_s) * fs))
-    t_end = None
-    t_amp = np.zeros(med.shape[1])
-    t_max = np.zeros(med.shape[1])
-    t_min = np.zeros(med.shape[1])
-    if t_stop - t_start > int(0.08 * fs):
-        seg = rel[t_start:t_stop] - st_j60[None, :] * 0.0
-        t_idx = np.argmax(np.abs(seg), axis=0)
-        t_amp = seg[t_idx, np.arange(seg.shape[1])]
-        t_max, t_min = seg.max(axis=0), seg.min(axis=0)
-        masked = np.where(usable, np.abs(t_amp), 0.0)
-        lead = int(np.argmax(masked))
-        x = rel[:, lead]
-        tp = t_start + int(t_idx[lead])
-        slope = np.gradient(x[tp:t_stop]) if t_stop - tp >= 3 else np.zeros(0)
-        if slope.size > 2 and abs(t_amp[lead]) > 0.05:
-            sign = -np.sign(t_amp[lead])
-            steepest = int(np.argmax(slope * sign))
-            s = slope[steepest]
-            if s * sign > 1e-6:
-                t_end = round(tp + steepest + (0.0 - x[tp + steepest]) / s)
-                t_end = int(np.clip(t_end, tp, t_stop - 1))
-
     # P wave: the largest bump before the QRS in the lead where it is largest.
     p_onset = None
     p_amp = None
@@ -212,6 +264,8 @@ def delineate(
             while i > earliest and x[i] > 0.2 * abs(p_amp):
                 i -= 1
             p_onset = i
+    t_window = _t_window(rel.shape[0], offset, r, p_onset, rr_s, fs)
+    t_end, t_amp, t_max, t_min = _t_end(rel, usable, t_window, fs)
     return Fiducials(
         r=r,
         qrs_onset=onset,
