@@ -27,6 +27,9 @@ T_SEARCH_RR_FRACTION = 0.85
 T_BEFORE_NEXT_P_S = 0.02  # stop the T search 20 ms before the next P onset
 T_MIN_WINDOW_S = 0.08  # shorter than this: no T wave to measure
 T_MIN_MV = 0.10  # a T wave this tall has a usable down-slope for the tangent
+# The standard takes the latest T end over the leads (Rautaharju 2009); the upper quartile of
+# the per-lead ends keeps that intent without letting one noisy lead set the QT.
+T_END_PERCENTILE = 75.0
 P_MIN_MV = 0.04  # smallest P wave we call present in the median beat
 P_HALF_MAX_S = 0.06  # P onset at most 60 ms before its peak (P duration < 120 ms)
 
@@ -155,8 +158,9 @@ def _t_end(
 
     The tangent method (Lepeschkin E, Surawicz B, Circulation 1952;6:378) is applied in
     every usable lead whose T wave is well formed (>= T_MIN_MV and >= half the largest);
-    the median of those ends is the T end, so one lead with a flat or notched T, or a U
-    wave, does not set the QT (Rautaharju 2009: QT from simultaneous leads).
+    the upper quartile of those ends is the T end: late as the standard asks (the latest
+    end over simultaneous leads, Rautaharju 2009), but one lead with a noisy T, or a U
+    wave, does not set the QT. The search stops before the next P wave.
     """
     n_leads = rel.shape[1]
     zeros = np.zeros(n_leads)
@@ -181,7 +185,7 @@ def _t_end(
     ]
     if not ends:
         return None, t_amp, t_max, t_min
-    return round(float(np.median(ends))), t_amp, t_max, t_min
+    return round(float(np.percentile(ends, T_END_PERCENTILE))), t_amp, t_max, t_min
 
 
 def delineate(

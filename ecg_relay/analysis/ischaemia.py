@@ -236,9 +236,10 @@ def st_flags(
         )
 
     def depressed_flat(n: str) -> bool:
-        at_j = lv.j[n] <= -c.STD_MV and lv.j60[n] <= lv.j[n] + c.STD_UPSLOPE_MV
-        at_60 = lv.j60[n] <= -c.STD_MV and lv.j60[n] - lv.j[n] <= c.STD_UPSLOPE_MV
-        return (at_j or at_60) and not _secondary(n, lv, rbbb=rbbb, lvh=lvh)
+        # Horizontal or downsloping: still depressed 60 ms after J. J-point depression that
+        # rises back by J+60 ms (upsloping, the normal tachycardia pattern) is not counted.
+        held = lv.j60[n] <= -c.STD_MV and lv.j60[n] - lv.j[n] <= c.STD_UPSLOPE_MV
+        return held and not _secondary(n, lv, rbbb=rbbb, lvh=lvh)
 
     depressed_pairs = [
         (a, b)

@@ -175,3 +175,37 @@ def test_rbbb_simulation_has_no_st_flags() -> None:
         codes = set(analyze(e.signals, e.fs, e.lead_names, sex="M", age=60).codes)
         assert "RBBB" in codes
         assert not codes & (CRITICAL_ST | {"ST_DEPRESSION"}), codes
+
+
+@pytest.mark.parametrize(
+    ("scenario", "rate"), [("normal", None), ("long_qt", None), ("normal", 115)]
+)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_qt_within_tolerance(scenario: str, rate: float | None, seed: int) -> None:
+    """QT by the tangent method within 40 ms of the simulated QT, shorter not longer.
+
+    The simulated T end is where its Gaussian falls to 5% (2.4 sigma after the peak); the
+    tangent meets the baseline at 2 sigma, 18-20 ms earlier: the method's known bias. At
+    115/min the next P wave must not be taken for the T end.
+    """
+    e = simulate(scenario, seed=seed, heart_rate_bpm=rate)
+    m = analyze(e.signals, e.fs, e.lead_names).measurements
+    assert e.truth.qt_ms is not None
+    assert -40.0 <= m["qt_ms"] - e.truth.qt_ms <= 10.0, (m["qt_ms"], e.truth.qt_ms)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_pr_within_tolerance_and_first_degree_block(seed: int) -> None:
+    """PR within 15 ms of the simulated 160 ms; a PR of 280 ms reads > 200 ms (AVB1).
+
+    The median beat starts 300 ms before R, so a PR beyond ~250 ms is read short (the
+    P wave is cut at the window edge) but still above the 200 ms limit.
+    """
+    normal = simulate("normal", seed=seed)
+    m = analyze(normal.signals, normal.fs, normal.lead_names).measurements
+    assert normal.truth.pr_ms is not None
+    assert abs(m["pr_ms"] - normal.truth.pr_ms) <= 15.0
+    block = simulate("avb1", seed=seed)
+    r = analyze(block.signals, block.fs, block.lead_names)
+    assert r.measurements["pr_ms"] > 200.0
+    assert "AVB1" in r.codes
