@@ -103,7 +103,8 @@ def _st_at_jt(
     Where the signal still falls after the global QRS end (a J notch or slur, or the last
     of an R wave), the ST elevation is read where the fall stops: early repolarisation
     consensus, Macfarlane PW et al., J Am Coll Cardiol 2015;66:470 (ST measured at Jt).
-    Leads that are flat or rise after J keep their value at J.
+    Leads that are flat or rise after J keep their value at J, and so do leads still
+    falling 40 ms after J (a coved, downsloping ST segment is ST elevation at J).
     """
     stop = min(rel.shape[0] - width, offset + search)
     if stop <= offset + 1:
@@ -115,7 +116,10 @@ def _st_at_jt(
         i = 0
         while i + 1 < seg.size and seg[i + 1] < seg[i]:
             i += 1
-        out[lead] = min(float(seg[i]), float(st_j[lead]))
+        # Still falling at the end of the search: a downsloping (coved) ST segment, not a
+        # J wave; its elevation is read at J.
+        if i + 1 < seg.size:
+            out[lead] = min(float(seg[i]), float(st_j[lead]))
     return out
 
 

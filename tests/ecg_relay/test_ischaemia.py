@@ -107,6 +107,27 @@ def test_j_notch_of_early_repolarisation_is_not_stemi() -> None:
     assert "STEMI_LATERAL" in real.codes
 
 
+def test_coved_st_elevation_is_read_at_j() -> None:
+    """ST elevation that falls steadily from J into an inverted T (coved) stays STEMI."""
+    fs, n = 500, 5000
+    t = np.arange(n) / fs
+    x = np.zeros((n, 12))
+    for onset in np.arange(0.4, 9.5, 0.9):
+        d = t - onset
+        qrs = 0.6 * gauss(d, 0.04, 0.01) - 0.9 * gauss(d, 0.065, 0.008)
+        after = d >= 0.085
+        coved = np.where(after, 0.30 * np.exp(-np.clip(d - 0.085, 0, None) / 0.035), 0.0)
+        coved -= 0.25 * gauss(d, 0.26, 0.05)
+        p = 0.1 * gauss(d, -0.11, 0.02)
+        for j, lead in enumerate(STANDARD_LEADS):
+            x[:, j] += (
+                qrs + p + (coved if lead in ("V1", "V2", "V3") else 0.3 * gauss(d, 0.28, 0.05))
+            )
+    x += np.random.default_rng(5).normal(0, 0.004, x.shape)
+    r = analyze(x, fs, STANDARD_LEADS, sex="M", age=60)
+    assert "STEMI_ANTERIOR" in r.codes, r.measurements["st_j_mv"]
+
+
 def test_rbbb_secondary_st_t_is_not_posterior_mi() -> None:
     """V1-V3 ST depression with negative T after a terminal R' (RBBB) is not posterior MI;
     with upright T it still is."""
