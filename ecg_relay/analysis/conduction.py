@@ -1,7 +1,7 @@
 """Bundle branch block morphology on the median beats (Surawicz 2009, AHA/ACCF/HRS part III).
 
 RBBB: QRS >= 120 ms; rsR' (a late R') in V1 or V2; a broad terminal S in I or V6.
-LBBB: QRS >= 120 ms; V1 predominantly negative (QS or rS) without R'; broad R in I and V6;
+LBBB: QRS >= 120 ms; V1 predominantly negative (QS or rS), no R' in V1-V2; broad R in I, V6;
 absent q in I, V5 and V6; R-peak time > 60 ms in V5 or V6.
 """
 
@@ -66,7 +66,7 @@ def bundle_branch_block(
         and area["V1"] < 0
         and area["I"] > 0
         and area["V6"] > 0
-        and late_r["V1"] < c.RBBB_LATE_R_MV
+        and max(late_r.values()) < c.RBBB_LATE_R_MV
         and all(v > -c.SEPTAL_Q_MV for v in q.values())
         and max(rpt.values()) >= c.LBBB_R_PEAK_TIME_MS
     )
