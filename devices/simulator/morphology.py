@@ -46,6 +46,21 @@ def normal_shape(*, qt_s: float, st_j_mv: tuple[float, ...] = (0.0,) * 8) -> Bea
     return BeatShape(qrs_s=0.090, qrs=(q, r, s), t_waves=(t,), st_j_mv=st_j_mv)
 
 
+def lvh_shape(
+    *, qt_s: float, st_j_mv: tuple[float, ...], t_amplitude: tuple[float, ...]
+) -> BeatShape:
+    """Left ventricular hypertrophy voltage (QRS ~88 ms) with the given ST shift and T waves.
+
+    S(V1) + R(V5) = 4.6 mV (Sokolow-Lyon >= 3.5) and R(aVL) + S(V3) = 2.9 mV (Cornell > 2.8).
+    """
+    q = Wave(0.015, 0.007, (-0.05, -0.08, 0.0, 0.0, 0.0, -0.05, -0.10, -0.10))
+    # Narrow enough that the deep S has returned to baseline by the J point (88 ms).
+    r = Wave(0.040, 0.010, (1.20, 1.00, 0.20, 0.30, 0.50, 1.60, 2.60, 2.20))
+    s = Wave(0.062, 0.008, (-0.10, -0.20, -2.00, -3.00, -2.20, -0.80, -0.20, -0.10))
+    t = Wave(qt_s - 0.110, 0.050, t_amplitude)
+    return BeatShape(qrs_s=0.088, qrs=(q, r, s), t_waves=(t,), st_j_mv=st_j_mv)
+
+
 def lbbb_shape(*, qt_s: float) -> BeatShape:
     """Broad notched R in I/aVL/V5/V6, QS in V1–V2, discordant ST-T (QRS ~150 ms)."""
     r1 = Wave(0.050, 0.020, (0.60, 0.50, 0.00, 0.00, 0.10, 0.60, 0.90, 0.90))

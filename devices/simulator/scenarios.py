@@ -75,6 +75,13 @@ def _sinus(
 ST_INFERIOR = (-0.10, 0.25, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # III +0.35, aVF +0.30, aVL -0.23
 ST_ANTERIOR = (0.05, -0.05, 0.20, 0.35, 0.35, 0.25, 0.08, 0.0)
 ST_LATERAL = (0.20, -0.05, 0.0, 0.0, 0.0, 0.05, 0.20, 0.20)  # aVL +0.23, III -0.25
+# LVH with repolarisation change ("strain"): ST elevation in V1-V3 discordant to the deep S
+# waves (< 25% of the S depth) with lateral ST depression and inverted T; not an infarct.
+ST_LVH_STRAIN = (-0.06, -0.03, 0.15, 0.30, 0.28, 0.0, -0.10, -0.10)
+T_LVH_STRAIN = (-0.20, -0.10, 0.40, 0.60, 0.50, 0.10, -0.35, -0.35)
+# Anterior STEMI on LVH voltage: V2-V3 elevation >= 25% of the S depth and V4 involved.
+ST_ANTERIOR_LVH = (0.05, -0.05, 0.35, 0.80, 0.75, 0.40, 0.05, 0.0)
+T_ANTERIOR_LVH = (0.20, 0.20, 0.30, 0.70, 0.70, 0.60, 0.30, 0.25)
 ST_DIFFUSE_DEPRESSION = (-0.10, -0.15, 0.0, 0.0, -0.12, -0.15, -0.15, -0.12)  # aVR +0.13
 
 
@@ -106,6 +113,16 @@ def build(scenario: str, rng: np.random.Generator, duration: float, hr: float | 
         return _sinus(
             rng, duration, hr or rng.uniform(65, 95), st=ST_LATERAL, flags=("STEMI_LATERAL",)
         )
+    if scenario in ("lvh_strain", "anterior_stemi_lvh"):
+        rate = hr or rng.uniform(62, 85)
+        strain = scenario == "lvh_strain"
+        shape = m.lvh_shape(
+            qt_s=_qt_s(rate),
+            st_j_mv=ST_LVH_STRAIN if strain else ST_ANTERIOR_LVH,
+            t_amplitude=T_LVH_STRAIN if strain else T_ANTERIOR_LVH,
+        )
+        flag = "STE_PROBABLE_LVH" if strain else "STEMI_ANTERIOR"
+        return _sinus(rng, duration, rate, shape=shape, flags=(flag,))
     if scenario == "diffuse_st_depression":
         return _sinus(
             rng,
@@ -270,6 +287,8 @@ SCENARIOS: tuple[str, ...] = (
     "anterior_stemi",
     "lateral_stemi",
     "diffuse_st_depression",
+    "lvh_strain",
+    "anterior_stemi_lvh",
     "lbbb",
     "rbbb",
     "long_qt",

@@ -30,8 +30,33 @@ DIFFUSE_STD_LEADS = 6
 DIFFUSE_STD_MV = 0.10
 # Posterior MI: ST depression in V1-V3 (4th UDMI "posterior leads" discussion), >= 0.5 mm.
 POSTERIOR_STD_MV = 0.05
+# Posterior MI is the mirror image of anterior STEMI: ST depression with an upright T wave
+# in V1-V3 (Wagner GS et al. AHA/ACCF/HRS ECG standardization part VI, Circulation
+# 2009;119:e262). In RBBB, ST depression with a negative T wave in leads with a terminal
+# R' is the expected secondary ST-T change (Surawicz 2009), not posterior ischaemia.
+POSTERIOR_T_UPRIGHT_MV = 0.05
+
+# LVH with repolarisation change: the 4th UDMI ST criteria apply "in the absence of LVH".
+# Voltage: Sokolow-Lyon S(V1) + max R(V5, V6) >= 3.5 mV (Sokolow M, Lyon TP, Am Heart J
+# 1949;37:161); Cornell R(aVL) + S(V3) > 2.8 mV men, > 2.0 mV women (Casale PN et al.,
+# Circulation 1987;75:565). In LVH, anterior ST elevation < 25% of the depth of the S wave
+# before it is the expected discordant change; >= 25% identifies STEMI (Armstrong EJ et al.,
+# Am J Cardiol 2012;110:977).
+SOKOLOW_LYON_MV = 3.5
+CORNELL_MEN_MV = 2.8
+CORNELL_WOMEN_MV = 2.0
+LVH_STE_TO_S_RATIO = 0.25
+LVH_STE_LEADS = ("V1", "V2", "V3")
 
 WIDE_QRS_MS = 120.0  # complete bundle branch block / ventricular origin (Surawicz 2009)
+# Bundle branch block morphology (Surawicz 2009): the R' of RBBB lies 60-130 ms into the
+# QRS; LBBB has no septal q in I, V5, V6 and an R-peak time > 60 ms in V5-V6.
+RBBB_LATE_R_MV = 0.15
+RBBB_LATE_R_FROM_S = 0.06
+RBBB_LATE_R_TO_S = 0.13
+SEPTAL_Q_S = 0.03  # the septal q is in the first 30 ms of the QRS
+SEPTAL_Q_MV = 0.05  # a q shallower than this counts as absent
+LBBB_R_PEAK_TIME_MS = 60.0
 QTC_LONG_MS = 500.0  # QTc > 500 ms: torsades risk (Rautaharju 2009)
 BAZETT_MAX_BPM = 100.0  # above this Bazett over-corrects; Fridericia is used instead
 BRADY_SEVERE_BPM = 40.0

@@ -8,7 +8,11 @@ import numpy as np
 
 ONSET_SEARCH_S = 0.15
 OFFSET_SEARCH_S = 0.20
-VELOCITY_FRACTION = 0.12  # of the peak spatial velocity: edge of the QRS
+LEAD_WEIGHT_FLOOR = 0.25  # a lead counts as if its QRS slope were >= 25% of the largest
+VELOCITY_FRACTION = 0.12  # of the peak spatial velocity: end of the QRS
+# The QRS starts slowly (small septal q): a lower fraction finds the first deflection, not
+# the R upstroke (which put the onset 10-12 ms late on simulated beats of known onset).
+ONSET_VELOCITY_FRACTION = 0.06
 STEEP_FRACTION = 0.25
 OFFSET_AFTER_STEEP_S = 0.04
 QUIET_ONSET_S = 0.010
@@ -17,6 +21,15 @@ BASELINE_WINDOW_S = (0.035, 0.010)  # PR segment: 35 to 10 ms before QRS onset
 BASELINE_DRIFT_MV = 0.05
 ST_J_WINDOW_S = 0.008  # ST at J averaged over 8 ms
 ST_60_S = 0.060  # J + 60 ms
+JT_SEARCH_S = 0.040  # a J wave (notch or slur) ends within 40 ms of the QRS end
+T_SEARCH_MAX_S = 0.60  # T end at most 600 ms after R
+T_SEARCH_RR_FRACTION = 0.85
+T_BEFORE_NEXT_P_S = 0.02  # stop the T search 20 ms before the next P onset
+T_MIN_WINDOW_S = 0.08  # shorter than this: no T wave to measure
+T_MIN_MV = 0.10  # a T wave this tall has a usable down-slope for the tangent
+# The standard takes the latest T end over the leads (Rautaharju 2009); the upper quartile of
+# the per-lead ends keeps that intent without letting one noisy lead set the QT.
+T_END_PERCENTILE = 75.0
 P_MIN_MV = 0.04  # smallest P wave we call present in the median beat
 P_HALF_MAX_S = 0.06  # P onset at most 60 ms before its peak (P duration < 120 ms)
 
@@ -31,10 +44,15 @@ class Fiducials:
     p_amplitude_mv: float | None
     baseline: np.ndarray  # per lead, mV
     st_j: np.ndarray  # per lead, mV relative to PR baseline
+    st_jt: np.ndarray  # per lead, mV at the end of a J notch/slur (Jt), for ST elevation
     st_j60: np.ndarray
-    t_amplitude: np.ndarray
+    t_amplitude: np.ndarray  # per lead, signed extreme after J + 60 ms, mV
+    t_max: np.ndarray  # per lead, most positive value in the T window, mV
+    t_min: np.ndarray  # per lead, most negative value in the T window, mV
     qrs_area: np.ndarray  # per lead, mV*s (net, baseline-corrected)
     qrs_ptp: np.ndarray  # per lead, mV
+    r_amplitude: np.ndarray  # per lead, largest positive QRS deflection from baseline, mV
+    s_amplitude: np.ndarray  # per lead, deepest negative QRS deflection from baseline, mV (<= 0)
     terminal_qrs: np.ndarray  # mean of the last 40 ms of QRS per lead, mV
     baseline_stable: np.ndarray  # bool per lead: the PR segment is a usable ST reference
 
@@ -51,6 +69,129 @@ def _quiet_run(mask: np.ndarray, start: int, step: int, need: int) -> int:
     return int(np.clip(i - step, 0, mask.size - 1))
 
 
+def spatial_velocity(good: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Spatial velocity of the median beats with every lead weighted by its own QRS slope.
+
+    Leads with large R waves (V2-V4) would otherwise dominate the sum, and the terminal S
+    wave of a small limb lead (the true end of the QRS there) would fall below the edge
+    threshold, putting the J point inside the QRS. A lead's weight is capped so a lead
+    with a tiny QRS does not make its T wave look like QRS (CSE Working Party: the global
+    QRS end is the latest end over all leads; Willems JL et al., J Am Coll Cardiol
+    1985;5:1261).
+
+    Parameters
+    ----------
+    good : (window, leads) median beats, mV.
+    a, b : the QRS search window, samples.
+
+    Returns
+    -------
+    (window,) array, mV/sample of the strongest lead's scale.
+    """
+    d = np.gradient(good, axis=0)
+    slope = np.abs(d[a:b]).max(axis=0) if b > a else np.abs(d).max(axis=0)
+    floor = LEAD_WEIGHT_FLOOR * float(slope.max()) + 1e-12
+    weight = float(slope.max()) / np.maximum(slope, floor)
+    return np.sqrt(np.sum((d * weight[None, :]) ** 2, axis=1))
+
+
+def _st_at_jt(
+    rel: np.ndarray, offset: int, width: int, search: int, st_j: np.ndarray
+) -> np.ndarray:
+    """ST level at Jt, the end of a J wave, per lead (mV).
+
+    Where the signal still falls after the global QRS end (a J notch or slur, or the last
+    of an R wave), the ST elevation is read where the fall stops: early repolarisation
+    consensus, Macfarlane PW et al., J Am Coll Cardiol 2015;66:470 (ST measured at Jt).
+    Leads that are flat or rise after J keep their value at J, and so do leads still
+    falling 40 ms after J (a coved, downsloping ST segment is ST elevation at J).
+    """
+    stop = min(rel.shape[0] - width, offset + search)
+    if stop <= offset + 1:
+        return st_j.copy()
+    kernel = np.ones(width) / width
+    out = st_j.copy()
+    for lead in range(rel.shape[1]):
+        seg = np.convolve(rel[offset : stop + width, lead], kernel, mode="valid")
+        i = 0
+        while i + 1 < seg.size and seg[i + 1] < seg[i]:
+            i += 1
+        # Still falling at the end of the search: a downsloping (coved) ST segment, not a
+        # J wave; its elevation is read at J.
+        if i + 1 < seg.size:
+            out[lead] = min(float(seg[i]), float(st_j[lead]))
+    return out
+
+
+def _t_window(
+    n: int, offset: int, r: int, p_onset: int | None, rr_s: float, fs: int
+) -> tuple[int, int]:
+    """Samples where the T wave is searched: from J + 60 ms to before the next P wave.
+
+    At faster rates the next beat's P wave falls inside a fixed window and its end was
+    taken for the T end (QTc > 600 ms at 100-115/min); the next P onset is this beat's P
+    onset one RR later.
+    """
+    t_start = offset + int(0.06 * fs)
+    t_stop = min(n, r + int(min(T_SEARCH_MAX_S, T_SEARCH_RR_FRACTION * rr_s) * fs))
+    if p_onset is not None:
+        next_p = p_onset + int(rr_s * fs) - int(T_BEFORE_NEXT_P_S * fs)
+        if next_p - t_start > int(2 * T_MIN_WINDOW_S * fs):
+            t_stop = min(t_stop, next_p)
+    return t_start, t_stop
+
+
+def _tangent_end(x: np.ndarray, peak: int, stop: int) -> int | None:
+    """T end by the tangent method: the steepest descent from the peak crosses the baseline."""
+    slope = np.gradient(x[peak:stop]) if stop - peak >= 3 else np.zeros(0)
+    if slope.size <= 2:
+        return None
+    sign = -np.sign(x[peak])
+    steepest = int(np.argmax(slope * sign))
+    s = slope[steepest]
+    if s * sign <= 1e-6:
+        return None
+    end = round(peak + steepest + (0.0 - x[peak + steepest]) / s)
+    return int(np.clip(end, peak, stop - 1))
+
+
+def _t_end(
+    rel: np.ndarray, usable: np.ndarray, window: tuple[int, int], fs: int
+) -> tuple[int | None, np.ndarray, np.ndarray, np.ndarray]:
+    """T end (sample) and the T amplitudes per lead (signed extreme, max, min; mV).
+
+    The tangent method (Lepeschkin E, Surawicz B, Circulation 1952;6:378) is applied in
+    every usable lead whose T wave is well formed (>= T_MIN_MV and >= half the largest);
+    the upper quartile of those ends is the T end: late as the standard asks (the latest
+    end over simultaneous leads, Rautaharju 2009), but one lead with a noisy T, or a U
+    wave, does not set the QT. The search stops before the next P wave.
+    """
+    n_leads = rel.shape[1]
+    zeros = np.zeros(n_leads)
+    t_start, t_stop = window
+    if t_stop - t_start <= int(T_MIN_WINDOW_S * fs):
+        return None, zeros, zeros, zeros
+    seg = rel[t_start:t_stop]
+    t_idx = np.argmax(np.abs(seg), axis=0)
+    t_amp = seg[t_idx, np.arange(n_leads)]
+    t_max, t_min = seg.max(axis=0), seg.min(axis=0)
+    size = np.where(usable, np.abs(t_amp), 0.0)
+    largest = float(size.max())
+    if largest <= T_MIN_MV / 2:
+        return None, t_amp, t_max, t_min
+    leads = np.flatnonzero(size >= max(T_MIN_MV, 0.5 * largest))
+    if leads.size == 0:
+        leads = np.array([int(np.argmax(size))])
+    ends = [
+        e
+        for lead in leads
+        if (e := _tangent_end(rel[:, lead], t_start + int(t_idx[lead]), t_stop)) is not None
+    ]
+    if not ends:
+        return None, t_amp, t_max, t_min
+    return round(float(np.percentile(ends, T_END_PERCENTILE))), t_amp, t_max, t_min
+
+
 def delineate(
     med: np.ndarray,
     fs: int,
@@ -62,11 +203,15 @@ def delineate(
     """Fiducials of the median beats ``med`` (window, leads) with R at index ``r``."""
     cols = np.flatnonzero(usable)
     good = med[:, cols] if cols.size else med
-    vel = np.sqrt(np.sum(np.gradient(good, axis=0) ** 2, axis=1))
-    a, b = max(1, r - int(ONSET_SEARCH_S * fs)), min(vel.size - 1, r + int(OFFSET_SEARCH_S * fs))
+    a, b = (
+        max(1, r - int(ONSET_SEARCH_S * fs)),
+        min(med.shape[0] - 1, r + int(OFFSET_SEARCH_S * fs)),
+    )
+    vel = spatial_velocity(good, a, b)
     peak = float(vel[a:b].max()) if b > a else float(vel.max())
     active = vel > VELOCITY_FRACTION * peak
-    onset = _quiet_run(active, r, -1, max(1, int(QUIET_ONSET_S * fs)))
+    starting = vel > ONSET_VELOCITY_FRACTION * peak
+    onset = _quiet_run(starting, r, -1, max(1, int(QUIET_ONSET_S * fs)))
     onset = max(onset, a)
     # The end of the steep part of the QRS bounds the search, so a sloping ST segment or
     # an early T wave (wide complexes, discordant ST-T) is not counted as QRS.
@@ -87,36 +232,17 @@ def delineate(
 
     j1 = min(rel.shape[0], offset + max(1, int(ST_J_WINDOW_S * fs)))
     st_j = rel[offset:j1].mean(axis=0)
+    st_jt = _st_at_jt(rel, offset, j1 - offset, int(JT_SEARCH_S * fs), st_j)
     k = min(rel.shape[0] - 1, offset + int(ST_60_S * fs))
     st_j60 = rel[max(0, k - 2) : k + 3].mean(axis=0)
 
     qrs = rel[onset : offset + 1]
     qrs_area = qrs.sum(axis=0) / fs
     qrs_ptp = np.ptp(qrs, axis=0) if qrs.shape[0] > 1 else np.zeros(med.shape[1])
+    r_amp = np.maximum(qrs.max(axis=0), 0.0) if qrs.shape[0] else np.zeros(med.shape[1])
+    s_amp = np.minimum(qrs.min(axis=0), 0.0) if qrs.shape[0] else np.zeros(med.shape[1])
     tail = rel[max(onset, offset - int(0.04 * fs)) : offset + 1]
     terminal = tail.mean(axis=0)
-
-    # T wave: on the lead with the largest excursion after the ST segment.
-    t_start = offset + int(0.06 * fs)
-    t_stop = min(rel.shape[0], r + int(min(0.6, 0.85 * rr_s) * fs))
-    t_end = None
-    t_amp = np.zeros(med.shape[1])
-    if t_stop - t_start > int(0.08 * fs):
-        seg = rel[t_start:t_stop] - st_j60[None, :] * 0.0
-        t_idx = np.argmax(np.abs(seg), axis=0)
-        t_amp = seg[t_idx, np.arange(seg.shape[1])]
-        masked = np.where(usable, np.abs(t_amp), 0.0)
-        lead = int(np.argmax(masked))
-        x = rel[:, lead]
-        tp = t_start + int(t_idx[lead])
-        slope = np.gradient(x[tp:t_stop]) if t_stop - tp >= 3 else np.zeros(0)
-        if slope.size > 2 and abs(t_amp[lead]) > 0.05:
-            sign = -np.sign(t_amp[lead])
-            steepest = int(np.argmax(slope * sign))
-            s = slope[steepest]
-            if s * sign > 1e-6:
-                t_end = round(tp + steepest + (0.0 - x[tp + steepest]) / s)
-                t_end = int(np.clip(t_end, tp, t_stop - 1))
 
     # P wave: the largest bump before the QRS in the lead where it is largest.
     p_onset = None
@@ -146,6 +272,8 @@ def delineate(
             while i > earliest and x[i] > 0.2 * abs(p_amp):
                 i -= 1
             p_onset = i
+    t_window = _t_window(rel.shape[0], offset, r, p_onset, rr_s, fs)
+    t_end, t_amp, t_max, t_min = _t_end(rel, usable, t_window, fs)
     return Fiducials(
         r=r,
         qrs_onset=onset,
@@ -155,10 +283,15 @@ def delineate(
         p_amplitude_mv=p_amp,
         baseline=baseline,
         st_j=st_j,
+        st_jt=st_jt,
         st_j60=st_j60,
         t_amplitude=t_amp,
+        t_max=t_max,
+        t_min=t_min,
         qrs_area=qrs_area,
         qrs_ptp=qrs_ptp,
+        r_amplitude=r_amp,
+        s_amplitude=s_amp,
         terminal_qrs=terminal,
         baseline_stable=baseline_stable,
     )

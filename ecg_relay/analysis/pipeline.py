@@ -10,8 +10,9 @@ import numpy as np
 from ecg_relay.analysis import criteria as c
 from ecg_relay.analysis import filters
 from ecg_relay.analysis.beats import MEDIAN_PRE_S, detect_qrs, median_beats, type_beats
+from ecg_relay.analysis.conduction import bundle_branch_block
 from ecg_relay.analysis.delineation import Fiducials, delineate
-from ecg_relay.analysis.ischaemia import st_flags
+from ecg_relay.analysis.ischaemia import st_flags, st_levels
 from ecg_relay.analysis.leads import (
     CHEST_LEADS,
     LIMB_LEADS,
@@ -29,7 +30,6 @@ from ecg_relay.analysis.rhythm import (
 )
 
 FS = filters.TARGET_FS
-RBBB_LATE_R_MV = 0.15
 DETECTABLE = frozenset({"ok", "noise", "wander", "mains"})
 MEASURABLE = frozenset({"ok", "mains"})
 
@@ -238,26 +238,13 @@ def _assess(
             )
         )
     lbbb = rbbb = False
+    bbb_evidence: dict[str, Any] = {}
     if wide and not vt:
-        if {"V1", "I", "V6"} <= idx.keys():
-            v1, i1, v6 = idx["V1"], idx["I"], idx["V6"]
-            # RBBB: a late R' in V1, 60-130 ms into the QRS (Surawicz 2009); LBBB: V1
-            # negative, I and V6 positive without a late S.
-            w0 = fid.qrs_onset + int(0.06 * FS)
-            w1 = fid.qrs_onset + int(0.13 * FS)
-            late_r_v1 = float((med[w0:w1, v1] - fid.baseline[v1]).max()) if w1 > w0 else 0.0
-            rbbb = late_r_v1 > RBBB_LATE_R_MV and (
-                fid.terminal_qrs[i1] < 0 or fid.terminal_qrs[v6] < 0
-            )
-            lbbb = (
-                not rbbb
-                and fid.qrs_area[v1] < 0
-                and fid.qrs_area[i1] > 0
-                and fid.qrs_area[v6] > 0
-                and late_r_v1 < RBBB_LATE_R_MV
-            )
-        else:
+        bbb = bundle_branch_block(med, fid, idx, FS)
+        if bbb is None:
             not_evaluated.append("bundle_branch_block: needs V1, I and V6")
+        else:
+            lbbb, rbbb, bbb_evidence = bbb.lbbb, bbb.rbbb, bbb.evidence
     if lbbb:
         flags.append(
             Flag(
@@ -265,16 +252,26 @@ def _assess(
                 Severity.URGENT,
                 {
                     "qrs_ms": _r(qrs_ms),
+                    **bbb_evidence,
                     "note": "STEMI criteria do not apply (apply Sgarbossa by a cardiologist)",
                 },
             )
         )
     if rbbb:
-        flags.append(Flag("RBBB", Severity.INFO, {"qrs_ms": _r(qrs_ms)}))
+        flags.append(Flag("RBBB", Severity.INFO, {"qrs_ms": _r(qrs_ms), **bbb_evidence}))
 
     st_applicable = not wide or rbbb
     if st_applicable:
-        flags.extend(st_flags(st_ok, st_j, st_60, sex=sex, age=age, not_evaluated=not_evaluated))
+        flags.extend(
+            st_flags(
+                st_ok,
+                st_levels(fid, idx),
+                sex=sex,
+                age=age,
+                rbbb=rbbb,
+                not_evaluated=not_evaluated,
+            )
+        )
     elif not vt:
         not_evaluated.append("STEMI: wide QRS, ST criteria do not apply")
 

@@ -18,6 +18,7 @@ FLAG_CODES: frozenset[str] = frozenset(
         "STEMI_LATERAL",
         "STE_AVR_DIFFUSE_STD",
         "POSTERIOR_PATTERN",
+        "STE_PROBABLE_LVH",
         "VT",
         "VF_ASYSTOLE",
         "BRADY_SEVERE",

@@ -101,6 +101,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "flag.TACHY_SEVERE": ("心率 >150 次/分", "Heart rate >150/min"),
     "flag.LBBB": ("左束支传导阻滞 (STEMI 标准不适用)", "LBBB (STEMI criteria do not apply)"),
     "flag.RBBB": ("右束支传导阻滞", "Right bundle branch block"),
+    "flag.STE_PROBABLE_LVH": (
+        "ST段抬高，可能为左室肥厚所致（请对比既往心电图）",
+        "ST elevation, probably due to LVH (compare with a previous ECG)",
+    ),
     "flag.SINUS_BRADY": ("窦性心动过缓", "Sinus bradycardia"),
     "flag.SINUS_TACHY": ("窦性心动过速", "Sinus tachycardia"),
     "flag.AVB1": ("一度房室传导阻滞", "First-degree AV block"),
