@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -294,4 +294,44 @@ def delineate(
         s_amplitude=s_amp,
         terminal_qrs=terminal,
         baseline_stable=baseline_stable,
+    )
+
+
+def pr_knot_offset(fid: Fiducials, fs: int) -> tuple[int, int]:
+    """Where the PR-segment reference lies relative to R (samples), and its half width.
+
+    The same window as the ST baseline of `delineate`, so a spline through these knots
+    makes each beat's PR segment the zero that ST is read against.
+    """
+    a = fid.qrs_onset - int(BASELINE_WINDOW_S[0] * fs)
+    b = fid.qrs_onset - int(BASELINE_WINDOW_S[1] * fs)
+    return (a + b) // 2 - fid.r, max(1, (b - a) // 2)
+
+
+def with_st_from(med_st: np.ndarray, fid: Fiducials, fs: int) -> Fiducials:
+    """``fid`` with its PR baseline and ST levels read from other median beats ``med_st``.
+
+    ``med_st`` are median beats of the isoelectric-corrected signal (same alignment as
+    the ones ``fid`` was delineated on); the fiducial points stay where they were found, and
+    so does ``fid.baseline``, the PR level of the median beats that QRS and T amplitudes are
+    measured on.
+    """
+    onset, offset = fid.qrs_onset, fid.qrs_offset
+    b0 = max(0, onset - int(BASELINE_WINDOW_S[0] * fs))
+    b1 = max(b0 + 1, onset - int(BASELINE_WINDOW_S[1] * fs))
+    baseline = np.median(med_st[b0:b1], axis=0)
+    edge = max(1, (b1 - b0) // 4)
+    drift = np.abs(
+        np.median(med_st[b1 - edge : b1], axis=0) - np.median(med_st[b0 : b0 + edge], axis=0)
+    )
+    rel = med_st - baseline
+    j1 = min(rel.shape[0], offset + max(1, int(ST_J_WINDOW_S * fs)))
+    st_j = rel[offset:j1].mean(axis=0)
+    k = min(rel.shape[0] - 1, offset + int(ST_60_S * fs))
+    return replace(
+        fid,
+        baseline_stable=drift < BASELINE_DRIFT_MV,
+        st_j=st_j,
+        st_jt=_st_at_jt(rel, offset, j1 - offset, int(JT_SEARCH_S * fs), st_j),
+        st_j60=rel[max(0, k - 2) : k + 3].mean(axis=0),
     )

@@ -11,7 +11,7 @@ from ecg_relay.analysis import criteria as c
 from ecg_relay.analysis import filters
 from ecg_relay.analysis.beats import MEDIAN_PRE_S, detect_qrs, median_beats, type_beats
 from ecg_relay.analysis.conduction import bundle_branch_block
-from ecg_relay.analysis.delineation import Fiducials, delineate
+from ecg_relay.analysis.delineation import Fiducials, delineate, pr_knot_offset, with_st_from
 from ecg_relay.analysis.ischaemia import st_flags, st_levels
 from ecg_relay.analysis.leads import (
     CHEST_LEADS,
@@ -149,6 +149,12 @@ def analyze(
         i for i, n in enumerate(names) if n == "V1"
     )
     fid = delineate(med, FS, int(MEDIAN_PRE_S * FS), measurable, float(np.median(rr)), p_leads)
+    # ST is read on median beats of the spline-corrected signal: no high-pass touches it.
+    knot, half = pr_knot_offset(fid, FS)
+    st_signal = filters.isoelectric_corrected(x, FS, mains_hz, r_peaks[dominant] + knot, half)
+    med_st = median_beats(st_signal, r_peaks, dominant, FS)
+    if med_st is not None:
+        fid = with_st_from(med_st, fid, FS)
     return _assess(
         names,
         quality,
