@@ -50,9 +50,32 @@ LOW_VOLTAGE_CHEST_MV = 1.0  # all chest leads QRS < 1.0 mV
 
 # Rhythm features (set from physiology, not from the validation records).
 AF_IRREGULARITY = 0.10  # normalised RMSSD of RR; sinus rhythm is typically < 0.06
+# Median |ΔRR| / median RR (rhythm.rr_irregularity_robust): AF spreads the ΔRR distribution
+# (Tateno K, Glass L. Med Biol Eng Comput 2001;39:664), so most successive differences exceed
+# ~50 ms at 75/min (the pNN50 limit); sinus rhythm with isolated ectopics keeps most below.
+AF_DRR_MEDIAN = 0.06
+# A beat more than 20% earlier than the median RR is premature (the usual Holter definition of
+# a supraventricular premature beat); its P wave is not the sinus P wave.
+PREMATURE_FRACTION = 0.8
+# RR next to ectopic beats is left out of the AF irregularity only when ectopics are isolated
+# (at least 70% of beats dominant); otherwise the "ectopics" are the rhythm itself.
+DOMINANT_SHARE_FOR_ECTOPIC_REMOVAL = 0.7
 FLUTTER_HZ = (3.8, 6.5)  # atrial rate 230-390/min
 FLUTTER_CONCENTRATION = 0.5
 FLUTTER_AMPLITUDE_MV = 0.04
+# Flutter with fixed conduction (rhythm.flutter_periodicity): F waves band-limited to 5-30 Hz
+# (fundamental 3.8-6.5 Hz and harmonics of the sawtooth; the T wave lies mostly below 5 Hz),
+# lags within 15% of a multiple of the RR are not used (every rhythm repeats there), and the
+# autocorrelation must exceed 0.55 at the F period and its multiples, in two of II, III,
+# aVF, V1 (the leads where F waves are seen, Cosio FG, Arrhythm Electrophysiol Rev 2017;6:55).
+# P waves conducted at a fixed PR (rhythm.p_wave_coherence): at least half the pre-QRS energy
+# repeats beat to beat; independent fibrillatory waves give about 1/beats.
+P_COHERENCE_MIN = 0.5
+FLUTTER_BAND_HZ = (5.0, 30.0)
+FLUTTER_RR_MULTIPLE_TOLERANCE = 0.15
+FLUTTER_PERIODICITY = 0.55
+FLUTTER_LEADS = ("II", "III", "aVF", "V1")
+FLUTTER_RATE_AGREEMENT_HZ = 0.2  # 12/min: one circuit, one rate in every lead
 VF_SPECTRAL_FRACTION = 0.6
 VF_MIN_AMPLITUDE_MV = 0.15
 VF_RR_CHAOS = 0.5  # "RR" irregularity of detections on fibrillation; AF stays well below
