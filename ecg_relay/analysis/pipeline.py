@@ -27,6 +27,7 @@ from ecg_relay.analysis.rhythm import (
     flutter_periodicity,
     p_time_locked,
     p_wave_coherence,
+    qrs_core,
     residual,
     rr_irregularity,
     rr_irregularity_robust,
@@ -237,7 +238,7 @@ def _assess(
     drr = rr_irregularity_robust(rr_dominant if rr_dominant.size >= 5 else rr)
     flutter_cols = [idx[n] for n in c.FLUTTER_LEADS if n in ok]
     flutter = flutter_periodicity(
-        diag[:, flutter_cols], r_peaks, (fid.qrs_onset - pre, fid.qrs_offset - pre), rr_med, FS
+        diag[:, flutter_cols], r_peaks, qrs_core(med[:, flutter_cols], pre, FS), rr_med, FS
     )
     flutter_rate, flutter_score = flutter_from_leads(flutter)
     pr_ms = (fid.qrs_onset - fid.p_onset) / FS * 1000 if fid.p_onset is not None else None
@@ -375,7 +376,12 @@ def _assess(
             Flag(
                 "AFL",
                 Severity.URGENT,
-                {"ventricular_rate_bpm": _r(hr), "atrial_rate_bpm": _r(afl * 60)},
+                {
+                    "ventricular_rate_bpm": _r(hr),
+                    "atrial_rate_bpm": _r(afl * 60),
+                    "flutter_periodicity": _r(flutter_score, 2),
+                    "threshold_periodicity": c.FLUTTER_PERIODICITY,
+                },
             )
         )
     if af:
@@ -385,9 +391,16 @@ def _assess(
                 Severity.URGENT,
                 {
                     "ventricular_rate_bpm": _r(hr),
-                    "rr_irregularity": _r(irregular, 3),
+                    "rr_irregularity": _r(irregular_dominant, 3),
+                    "rr_median_abs_diff": _r(drr, 3),
+                    "p_wave_coherence": _r(coherence, 2),
+                    "atrial_dominant_hz": _r(atrial.dominant_hz, 2) if atrial else None,
                     "p_waves": "absent",
-                    "threshold_irregularity": c.AF_IRREGULARITY,
+                    "thresholds": {
+                        "rr_irregularity": c.AF_IRREGULARITY,
+                        "rr_median_abs_diff": c.AF_DRR_MEDIAN,
+                        "p_wave_coherence": c.P_COHERENCE_MIN,
+                    },
                 },
             )
         )

@@ -205,9 +205,22 @@ P_WINDOW_MAX_RR = 0.45  # the previous T wave ends by ~45% of the RR at any rate
 
 MIN_OVERLAP = 0.25
 ANALYSIS_FS = 250  # flutter analysis rate (Hz): enough for a 5-30 Hz band
-# The QRS of the median beat, widened by the beat-to-beat jitter of its edges, is masked.
+# Around the steep core of the median QRS (spatial velocity above QRS_CORE_FRACTION of its
+# peak: the QRS itself, never F waves, P or T, which are ten times slower) the signal is
+# bridged and masked from 10 ms before to 20 ms after: beat-to-beat jitter of the edges.
+QRS_CORE_FRACTION = 0.2
 QRS_MASK_PRE_S = 0.01
 QRS_MASK_POST_S = 0.02
+
+
+def qrs_core(med: np.ndarray, r_index: int, fs: int) -> tuple[int, int]:
+    """(start, end) of the steep QRS core relative to R, in samples, from median beats (w, leads)."""
+    vel = np.sqrt(np.sum(np.gradient(med, axis=0) ** 2, axis=1))
+    lo, hi = max(0, r_index - int(0.15 * fs)), min(vel.size, r_index + int(0.15 * fs))
+    steep = np.flatnonzero(vel[lo:hi] > QRS_CORE_FRACTION * vel[lo:hi].max()) + lo
+    if steep.size == 0:
+        return 0, 0
+    return int(steep[0]) - r_index, int(steep[-1]) - r_index
 
 
 @dataclass(frozen=True)
