@@ -44,6 +44,8 @@ VT_MIN_BPM = 100.0  # three or more ventricular beats faster than 100/min
 # ventricular arrhythmias, Eur Heart J 2022;43:3997: treat wide-complex tachycardia as VT
 # unless SVT is established).
 WCT_PRESUMED_VT_BPM = 120.0
+VT_RUN_BEATS = 3  # >= 3 consecutive ventricular beats > 100/min: (non-sustained) VT (ESC 2022)
+VT_RUN_MAX_QRS_MS = 240.0  # a "QRS" wider than this in a 300 ms window is artefact
 PR_LONG_MS = 200.0  # first-degree AV block
 LOW_VOLTAGE_LIMB_MV = 0.5  # all limb leads QRS < 0.5 mV
 LOW_VOLTAGE_CHEST_MV = 1.0  # all chest leads QRS < 1.0 mV

@@ -28,9 +28,11 @@ from ecg_relay.analysis.rhythm import (
     p_time_locked,
     p_wave_coherence,
     qrs_core,
+    qrs_widths_ms,
     residual,
     rr_irregularity,
     rr_irregularity_robust,
+    ventricular_run,
     vf_spectrum_fraction,
 )
 
@@ -263,7 +265,7 @@ def _assess(
     # arrhythmia guideline); below WCT_PRESUMED_VT_BPM it takes absent P waves and a regular
     # rhythm, so sinus rhythm with a bundle branch block at 100-120/min is not called VT.
     organised = float(dominant.mean()) >= 0.5
-    vt = (
+    sustained_vt = (
         wide
         and organised
         and (
@@ -271,6 +273,12 @@ def _assess(
             or (hr >= c.VT_MIN_BPM and not p_present and regular and float(dominant.mean()) >= 0.7)
         )
     )
+    # A run of wide ectopic beats inside an otherwise narrow rhythm (non-sustained VT).
+    run = 0
+    if not sustained_vt and int((~dominant).sum()) >= c.VT_RUN_BEATS:
+        widths = qrs_widths_ms(diag, r_peaks, np.flatnonzero(measurable), FS)
+        run = ventricular_run(widths, dominant, rr)
+    vt = sustained_vt or run >= c.VT_RUN_BEATS
     if vt:
         flags.append(
             Flag(
@@ -279,8 +287,13 @@ def _assess(
                 {
                     "heart_rate_bpm": _r(hr),
                     "qrs_ms": _r(qrs_ms),
-                    "p_waves": "absent",
-                    "thresholds": {"qrs_ms": c.WIDE_QRS_MS, "rate_bpm": c.VT_MIN_BPM},
+                    "p_waves": "present" if p_present else "absent",
+                    "wide_beat_run": run if not sustained_vt else None,
+                    "thresholds": {
+                        "qrs_ms": c.WIDE_QRS_MS,
+                        "rate_bpm": c.VT_MIN_BPM,
+                        "run_beats": c.VT_RUN_BEATS,
+                    },
                 },
             )
         )

@@ -339,3 +339,55 @@ def flutter_from_leads(evidence: list[FlutterEvidence]) -> tuple[float | None, f
             if abs(a.atrial_hz - b.atrial_hz) <= c.FLUTTER_RATE_AGREEMENT_HZ:
                 return (a.atrial_hz + b.atrial_hz) / 2, score
     return None, score
+
+
+def qrs_widths_ms(diag: np.ndarray, r_peaks: np.ndarray, cols: np.ndarray, fs: int) -> np.ndarray:
+    """Per-beat QRS duration (ms, NaN at the record edges) from the spatial velocity.
+
+    The QRS is the block of samples around the beat's fastest point whose velocity over the
+    leads ``cols`` exceeds QRS_WIDTH_VELOCITY_FRACTION of that peak, allowing gaps < 20 ms
+    and ending at most 40 ms after its steep part (the edge rules of the median-beat
+    delineation, applied to each beat).
+    """
+    half, gap = int(0.15 * fs), int(0.02 * fs)
+    out = np.full(r_peaks.size, np.nan)
+    for i, r in enumerate(r_peaks):
+        if r - half < 0 or r + half > diag.shape[0]:
+            continue
+        seg = diag[r - half : r + half][:, cols]
+        vel = np.sqrt(np.sum(np.gradient(seg - np.median(seg, axis=0), axis=0) ** 2, axis=1))
+        active = np.flatnonzero(vel > QRS_WIDTH_VELOCITY_FRACTION * vel.max())
+        k = int(np.argmax(vel))
+        pos = int(np.searchsorted(active, k))
+        lo = hi = pos
+        while lo > 0 and active[lo] - active[lo - 1] < gap:
+            lo -= 1
+        while hi < active.size - 1 and active[hi + 1] - active[hi] < gap:
+            hi += 1
+        # As in the median-beat delineation: the QRS ends at most 40 ms after its steep
+        # part, so a discordant ST-T slope is not counted as QRS.
+        steep = np.flatnonzero(vel > QRS_STEEP_FRACTION * vel.max())
+        end = min(int(active[hi]), int(steep[-1]) + int(0.04 * fs))
+        out[i] = (end - active[lo]) / fs * 1000
+    return out
+
+
+QRS_WIDTH_VELOCITY_FRACTION = 0.12  # edge of the QRS, as delineation.VELOCITY_FRACTION
+QRS_STEEP_FRACTION = 0.25  # steep part of the QRS, as delineation.STEEP_FRACTION
+
+
+def ventricular_run(widths_ms: np.ndarray, dominant: np.ndarray, rr_s: np.ndarray) -> int:
+    """Longest run of consecutive wide, non-dominant beats each faster than VT_MIN_BPM.
+
+    Three or more ventricular beats in a row above 100/min are ventricular tachycardia
+    (non-sustained when < 30 s; Zeppenfeld K et al., 2022 ESC guidelines, Eur Heart J
+    2022;43:3997). Widths above VT_RUN_MAX_QRS_MS are artefact, not QRS.
+    """
+    rr_prev = np.concatenate(([np.inf], rr_s))
+    wide = (widths_ms >= c.WIDE_QRS_MS) & (widths_ms <= c.VT_RUN_MAX_QRS_MS)
+    fast = rr_prev < 60.0 / c.VT_MIN_BPM
+    best = run = 0
+    for hit in (~dominant) & wide & fast:
+        run = run + 1 if hit else 0
+        best = max(best, run)
+    return best
