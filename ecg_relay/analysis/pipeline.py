@@ -119,7 +119,9 @@ def analyze(
     chaotic = r_peaks.size >= 3 and rr_irregularity(np.diff(r_peaks) / FS) >= c.VF_RR_CHAOS
     if (
         r_peaks.size < 3
-        or dom_share < 0.5
+        # Mixed morphologies (paced and own beats, bigeminy) are no dominant majority but
+        # still organised; only with chaotic RR or a VF spectrum do they mean fibrillation.
+        or (dom_share < 0.5 and (chaotic or vf_frac >= c.VF_SPECTRAL_FRACTION))
         or amp < c.ASYSTOLE_MAX_MV
         or (chaotic and vf_frac >= c.VF_SPECTRAL_FRACTION)
     ):
@@ -354,8 +356,10 @@ def _assess(
         )
     avb3 = False
     if atrial is not None and atrial.p_rate_bpm is not None and atrial.p_regular:
+        # AV dissociation: P waves at their own faster rate and not locked to the QRS.
         avb3 = (
             regular
+            and not p_present
             and hr < c.AVB3_MAX_VENTRICULAR_BPM
             and atrial.p_rate_bpm > c.AVB3_P_TO_QRS_RATIO * hr
         )
@@ -367,6 +371,7 @@ def _assess(
                     {
                         "atrial_rate_bpm": _r(atrial.p_rate_bpm),
                         "ventricular_rate_bpm": _r(hr),
+                        "p_wave_coherence": _r(coherence, 2),
                         "note": "P waves march through at their own rate (AV dissociation)",
                     },
                 )
