@@ -388,7 +388,11 @@ def _assess(
         and irregular_dominant >= c.AF_IRREGULARITY
         and drr >= c.AF_DRR_MEDIAN
         and not p_present
+        and coherence is not None
     )
+    if coherence is None and not p_present and irregular_dominant >= c.AF_IRREGULARITY:
+        # An irregular rhythm where no lead shows P waves well enough to judge: not called.
+        not_evaluated.append("AF: no measurable II or V1 to look for P waves")
     if afl:
         flags.append(
             Flag(

@@ -185,3 +185,13 @@ def test_three_fast_wide_ectopic_beats_are_a_ventricular_run() -> None:
     artefact = widths.copy()
     artefact[3:6] = 290.0  # wider than any QRS: noise
     assert ventricular_run(artefact, dominant, rr) == 0
+
+
+def test_af_is_not_called_without_a_lead_to_judge_p_waves() -> None:
+    """Irregular RR alone is not AF: with only V5/V6 the P waves cannot be judged, and the
+    result says so instead of guessing."""
+    e = simulate("af", seed=2)
+    cols = [e.lead_names.index("V5"), e.lead_names.index("V6")]
+    r = analyze(e.signals[:, cols], e.fs, ["V5", "V6"])
+    assert r.readable and "AF" not in r.codes
+    assert any(s.startswith("AF:") for s in r.measurements["not_evaluated"])
