@@ -62,18 +62,18 @@ PREMATURE_FRACTION = 0.8
 # RR next to ectopic beats is left out of the AF irregularity only when ectopics are isolated
 # (at least 70% of beats dominant); otherwise the "ectopics" are the rhythm itself.
 DOMINANT_SHARE_FOR_ECTOPIC_REMOVAL = 0.7
-FLUTTER_HZ = (3.8, 6.5)  # atrial rate 230-390/min
-FLUTTER_CONCENTRATION = 0.5
-FLUTTER_AMPLITUDE_MV = 0.04
-# Flutter with fixed conduction (rhythm.flutter_periodicity): F waves band-limited to 5-30 Hz
-# (fundamental 3.8-6.5 Hz and harmonics of the sawtooth; the T wave lies mostly below 5 Hz),
-# lags within 15% of a multiple of the RR are not used (every rhythm repeats there), and the
-# autocorrelation must exceed 0.55 at the F period and its multiples, in two of II, III,
-# aVF, V1 (the leads where F waves are seen, Cosio FG, Arrhythm Electrophysiol Rev 2017;6:55).
 # P waves conducted at a fixed PR (rhythm.p_wave_coherence): at least half the pre-QRS energy
 # repeats beat to beat; independent fibrillatory waves give about 1/beats.
 P_COHERENCE_MIN = 0.5
-FLUTTER_BAND_HZ = (5.0, 30.0)
+FLUTTER_HZ = (3.8, 6.5)  # atrial rate 230-390/min
+FLUTTER_CONCENTRATION = 0.5
+FLUTTER_AMPLITUDE_MV = 0.04
+# Flutter with fixed conduction (rhythm.flutter_periodicity): a second difference over 20 ms
+# (peak gain at 25 Hz, ~6x more gain at the 5 Hz F wave than at the 2 Hz T wave, 40 ms long),
+# lags within 15% of a multiple of the RR are not used (every rhythm repeats there), and the
+# autocorrelation must exceed 0.55 at the F period and its multiples, in two of II, III,
+# aVF, V1 (the leads where F waves are seen, Cosio FG, Arrhythm Electrophysiol Rev 2017;6:55).
+FLUTTER_DIFF_S = 0.02
 FLUTTER_RR_MULTIPLE_TOLERANCE = 0.15
 FLUTTER_PERIODICITY = 0.55
 FLUTTER_LEADS = ("II", "III", "aVF", "V1")

@@ -84,7 +84,7 @@ def test_triage_on_real_records(real_triage: dict[str, Any]) -> None:
 @pytest.mark.realdata
 @needs_data
 @pytest.mark.xfail(
-    reason="measured STEMI Se 0.67 (target 0.90) and AF+AFL Se 0.86 = 18/21 (target 0.95)",
+    reason="measured STEMI Se 0.67 (target 0.90) and AF+AFL Se 0.90 = 19/21 (target 0.95)",
     strict=True,
 )
 def test_sensitivity_targets_on_real_records(real_triage: dict[str, Any]) -> None:

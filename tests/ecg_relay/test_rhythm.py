@@ -107,7 +107,7 @@ def test_pac_rich_sinus_rhythm_is_not_af(seed: int) -> None:
 
 
 def test_variable_conduction_flutter_is_detected() -> None:
-    """F waves locked to the QRS with 2:1-4:1 conduction: AFL in at least 10 of 12 seeds."""
+    """F waves locked to the QRS with 2:1-4:1 conduction: AFL in at least 10 of 12 seeds (measured 10)."""
     results = [_run("flutter", s) for s in SEEDS]
     assert sum("AFL" in r.codes for r in results) >= 10
     for r in results:
@@ -120,8 +120,8 @@ def test_variable_conduction_flutter_is_detected() -> None:
 def test_fixed_2to1_flutter_is_detected_in_most_seeds() -> None:
     """Fixed 2:1 flutter (the classic miss): AFL in at least half of 12 seeds, never AF.
 
-    Measured 7/12: when the steep limb of the sawtooth falls inside the QRS, every second
-    F wave loses it and the periodicity drops below FLUTTER_PERIODICITY.
+    Measured 6/12: when the corners of the sawtooth (where its second difference lives) fall
+    inside the masked QRS, every second F wave loses them and the periodicity drops.
     """
     results = [_run("flutter_2to1", s) for s in SEEDS]
     assert sum("AFL" in r.codes for r in results) >= 6
