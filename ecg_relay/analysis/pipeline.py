@@ -451,10 +451,19 @@ def _assess(
     # still called sinus for the rate statements (info only; never a green channel).
     underlying_regular = drr < c.AF_DRR_MEDIAN
     rate_sinus = sinus or (underlying_regular and not wide and not (af or afl or avb3 or vt))
+    rate_ev = {
+        "heart_rate_bpm": _r(hr),
+        "p_wave_coherence": _r(coherence, 2),
+        "p_waves": "present" if p_present else "not seen (regular narrow rhythm)",
+    }
     if rate_sinus and hr < c.SINUS_BRADY_BPM:
-        flags.append(Flag("SINUS_BRADY", Severity.INFO, {"heart_rate_bpm": _r(hr)}))
+        flags.append(
+            Flag("SINUS_BRADY", Severity.INFO, {**rate_ev, "threshold_bpm": c.SINUS_BRADY_BPM})
+        )
     if rate_sinus and c.SINUS_TACHY_BPM < hr <= c.TACHY_SEVERE_BPM:
-        flags.append(Flag("SINUS_TACHY", Severity.INFO, {"heart_rate_bpm": _r(hr)}))
+        flags.append(
+            Flag("SINUS_TACHY", Severity.INFO, {**rate_ev, "threshold_bpm": c.SINUS_TACHY_BPM})
+        )
     if sinus and pr_ms is not None and pr_ms > c.PR_LONG_MS:
         flags.append(
             Flag("AVB1", Severity.INFO, {"pr_ms": _r(pr_ms), "threshold_ms": c.PR_LONG_MS})
