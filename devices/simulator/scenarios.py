@@ -164,6 +164,10 @@ def build(scenario: str, rng: np.random.Generator, duration: float, hr: float | 
         return _af(rng, duration, hr or rng.uniform(85, 125))
     if scenario == "flutter":
         return _flutter(rng, duration)
+    if scenario == "flutter_2to1":
+        return _flutter(rng, duration, fixed_ratio=2)
+    if scenario == "sinus_pacs":
+        return _sinus_pacs(rng, duration, hr or rng.uniform(65, 85))
     if scenario == "vt":
         return _vt(rng, duration, hr or rng.uniform(160, 200))
     if scenario == "vf":
@@ -201,14 +205,19 @@ def _af(rng: np.random.Generator, duration: float, hr: float) -> Plan:
     )
 
 
-def _flutter(rng: np.random.Generator, duration: float) -> Plan:
-    """Typical flutter, F waves ~300/min, with variable 2:1-4:1 conduction."""
-    f_rate = rng.uniform(4.7, 5.3)  # ~300/min
+def _flutter(rng: np.random.Generator, duration: float, fixed_ratio: int | None = None) -> Plan:
+    """Typical flutter, F waves ~270-320/min, with variable 2:1-4:1 or fixed conduction.
+
+    Fixed 2:1 uses F waves at 264-294/min so the ventricles run at 132-147/min (below the
+    150/min TACHY_SEVERE line, so the expected flags stay AFL alone).
+    """
+    f_rate = rng.uniform(4.4, 4.9) if fixed_ratio == 2 else rng.uniform(4.7, 5.3)
     period = 1.0 / f_rate
     onsets, t = [], rng.uniform(0.1, 0.4)
     while t < duration - 0.4:
         onsets.append(float(t))
-        t += period * int(rng.choice([2, 3, 4], p=[0.5, 0.2, 0.3]))
+        ratio = fixed_ratio or int(rng.choice([2, 3, 4], p=[0.5, 0.2, 0.3]))
+        t += period * ratio
     hr = 60.0 / float(np.mean(np.diff(onsets)))
     qt = _qt_s(hr)
     amps = np.array([0.03, 0.15, 0.10, 0.05, 0.03, 0.02, 0.02, 0.02])
@@ -221,12 +230,51 @@ def _flutter(rng: np.random.Generator, duration: float) -> Plan:
 
     beat = m.normal_shape(qt_s=qt)
     return Plan(
-        rhythm="flutter_variable",
+        rhythm="flutter_variable" if fixed_ratio is None else f"flutter_{fixed_ratio}to1",
         qrs_onsets_s=onsets,
         shapes=[beat] * len(onsets),
         atrial=sawtooth,
         qt_ms=qt * 1000,
         expected_flags=("AFL",),
+    )
+
+
+def _sinus_pacs(rng: np.random.Generator, duration: float, hr: float) -> Plan:
+    """Sinus rhythm with frequent premature atrial contractions: the classic AF mimic.
+
+    Every third to fifth beat is a PAC coupled at 60-75% of the sinus RR, with its own
+    (earlier, shorter-PR) P wave; the sinus node is reset, so the next sinus beat follows
+    one sinus RR later (a non-compensatory pause). Ground truth: sinus rhythm, no AF.
+    """
+    rr = 60.0 / hr
+    qt = _qt_s(hr)
+    onsets: list[float] = []
+    p_centres: list[float] = []
+    t = rng.uniform(0.3, 0.3 + rr)
+    next_pac = int(rng.integers(2, 5))
+    while t < duration - 0.5:
+        onsets.append(t)
+        p_centres.append(t - 0.16 + 0.05)
+        next_pac -= 1
+        if next_pac == 0:
+            pac = t + rr * rng.uniform(0.60, 0.75)
+            if pac >= duration - 0.5:
+                break
+            onsets.append(pac)
+            p_centres.append(pac - 0.12 + 0.05)
+            t = pac + rr * (1 + 0.02 * rng.standard_normal())
+            next_pac = int(rng.integers(3, 6))
+        else:
+            t += rr * (1 + 0.01 * rng.standard_normal())
+    beat = m.normal_shape(qt_s=qt)
+    return Plan(
+        rhythm="sinus_pacs",
+        qrs_onsets_s=onsets,
+        shapes=[beat] * len(onsets),
+        p_centres_s=p_centres,
+        pr_ms=160.0,
+        qt_ms=qt * 1000,
+        expected_flags=(),
     )
 
 
@@ -280,6 +328,8 @@ SCENARIOS: tuple[str, ...] = (
     "sinus_tachy",
     "af",
     "flutter",
+    "flutter_2to1",
+    "sinus_pacs",
     "vt",
     "vf",
     "asystole",

@@ -69,15 +69,40 @@ VT_MIN_BPM = 100.0  # three or more ventricular beats faster than 100/min
 # ventricular arrhythmias, Eur Heart J 2022;43:3997: treat wide-complex tachycardia as VT
 # unless SVT is established).
 WCT_PRESUMED_VT_BPM = 120.0
+VT_RUN_BEATS = 3  # >= 3 consecutive ventricular beats > 100/min: (non-sustained) VT (ESC 2022)
+VT_RUN_MAX_QRS_MS = 240.0  # a "QRS" wider than this in a 300 ms window is artefact
 PR_LONG_MS = 200.0  # first-degree AV block
 LOW_VOLTAGE_LIMB_MV = 0.5  # all limb leads QRS < 0.5 mV
 LOW_VOLTAGE_CHEST_MV = 1.0  # all chest leads QRS < 1.0 mV
 
 # Rhythm features (set from physiology, not from the validation records).
 AF_IRREGULARITY = 0.10  # normalised RMSSD of RR; sinus rhythm is typically < 0.06
+# Median |ΔRR| / median RR (rhythm.rr_irregularity_robust): AF spreads the ΔRR distribution
+# (Tateno K, Glass L. Med Biol Eng Comput 2001;39:664), so most successive differences exceed
+# ~50 ms at 75/min (the pNN50 limit); sinus rhythm with isolated ectopics keeps most below.
+AF_DRR_MEDIAN = 0.06
+# A beat more than 20% earlier than the median RR is premature (the usual Holter definition of
+# a supraventricular premature beat); its P wave is not the sinus P wave.
+PREMATURE_FRACTION = 0.8
+# RR next to ectopic beats is left out of the AF irregularity only when ectopics are isolated
+# (at least 70% of beats dominant); otherwise the "ectopics" are the rhythm itself.
+DOMINANT_SHARE_FOR_ECTOPIC_REMOVAL = 0.7
+# P waves conducted at a fixed PR (rhythm.p_wave_coherence): at least half the pre-QRS energy
+# repeats beat to beat; independent fibrillatory waves give about 1/beats.
+P_COHERENCE_MIN = 0.5
 FLUTTER_HZ = (3.8, 6.5)  # atrial rate 230-390/min
 FLUTTER_CONCENTRATION = 0.5
 FLUTTER_AMPLITUDE_MV = 0.04
+# Flutter with fixed conduction (rhythm.flutter_periodicity): a second difference over 20 ms
+# (peak gain at 25 Hz, ~6x more gain at the 5 Hz F wave than at the 2 Hz T wave, 40 ms long),
+# lags within 15% of a multiple of the RR are not used (every rhythm repeats there), and the
+# autocorrelation must exceed 0.55 at the F period and its multiples, in two of II, III,
+# aVF, V1 (the leads where F waves are seen, Cosio FG, Arrhythm Electrophysiol Rev 2017;6:55).
+FLUTTER_DIFF_S = 0.02
+FLUTTER_RR_MULTIPLE_TOLERANCE = 0.15
+FLUTTER_PERIODICITY = 0.55
+FLUTTER_LEADS = ("II", "III", "aVF", "V1")
+FLUTTER_RATE_AGREEMENT_HZ = 0.2  # 12/min: one circuit, one rate in every lead
 VF_SPECTRAL_FRACTION = 0.6
 VF_MIN_AMPLITUDE_MV = 0.15
 # "RR" irregularity of QRS detections on fibrillation waves. With its 250 ms refractory

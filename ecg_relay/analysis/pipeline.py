@@ -21,11 +21,19 @@ from ecg_relay.analysis.leads import (
 from ecg_relay.analysis.quality import lead_quality, limb_reversal_suspected
 from ecg_relay.analysis.result import ALGORITHM_VERSION, AnalysisResult, Flag, Severity
 from ecg_relay.analysis.rhythm import (
+    align_beats,
     atrial_activity,
+    flutter_from_leads,
     flutter_hz,
+    flutter_periodicity,
     p_time_locked,
+    p_wave_coherence,
+    qrs_core,
+    qrs_widths_ms,
     residual,
     rr_irregularity,
+    rr_irregularity_robust,
+    ventricular_run,
     vf_spectrum_fraction,
 )
 
@@ -102,9 +110,7 @@ def analyze(
     r_peaks = detect_qrs(band, FS, detectable)
     dominant = type_beats(diag, r_peaks, FS, detectable)
     amp = float(max(np.ptp(diag[:, j]) for j in np.flatnonzero(detectable)))
-    vf_frac = float(
-        np.median([vf_spectrum_fraction(diag[:, j], FS) for j in np.flatnonzero(detectable)])
-    )
+    vf_frac = float(np.median(vf_spectrum_fraction(diag[:, np.flatnonzero(detectable)], FS)))
     dom_share = float(dominant.mean()) if r_peaks.size else 0.0
 
     # Lethal rhythms first: no organised QRS complexes. Below 0.3 mV in every lead
@@ -113,7 +119,9 @@ def analyze(
     chaotic = r_peaks.size >= 3 and rr_irregularity(np.diff(r_peaks) / FS) >= c.VF_RR_CHAOS
     if (
         r_peaks.size < 3
-        or dom_share < 0.5
+        # Mixed morphologies (paced and own beats, bigeminy) are no dominant majority but
+        # still organised; only with chaotic RR or a VF spectrum do they mean fibrillation.
+        or (dom_share < 0.5 and (chaotic or vf_frac >= c.VF_SPECTRAL_FRACTION))
         or amp < c.ASYSTOLE_MAX_MV
         or (chaotic and vf_frac >= c.VF_SPECTRAL_FRACTION)
     ):
@@ -173,6 +181,29 @@ def analyze(
     )
 
 
+def _p_coherence(
+    diag: np.ndarray,
+    med: np.ndarray,
+    r_peaks: np.ndarray,
+    fid: Fiducials,
+    idx: dict[str, int],
+    ok: set[str],
+    rr_med: float,
+) -> float | None:
+    """P-wave coherence in the lead where P waves are clearest (II or V1), as readers look."""
+    pre = int(MEDIAN_PRE_S * FS)
+    best: float | None = None
+    for name in ("II", "V1"):
+        if name not in ok:
+            continue
+        j = idx[name]
+        aligned = align_beats(diag[:, j], r_peaks, med[:, j], pre, FS)
+        value = p_wave_coherence(diag[:, j], aligned, fid.qrs_onset - pre, rr_med, FS)
+        if value is not None and (best is None or value > best):
+            best = value
+    return best
+
+
 def _assess(
     names: list[str],
     quality: dict[str, str],
@@ -200,12 +231,36 @@ def _assess(
     rr_med = float(np.median(rr))
     qtc_b = qt_ms / np.sqrt(rr_med) if qt_ms else None
     qtc_f = qt_ms / np.cbrt(rr_med) if qt_ms else None
-    p_present = fid.p_amplitude_mv is not None and p_time_locked(diag, r_peaks, fid, idx, FS)
+    pre = int(MEDIAN_PRE_S * FS)
+    # Ectopic (non-dominant) beats carry no sinus P wave and disturb the RR on both sides:
+    # P waves are judged on dominant beats, AF irregularity on RR between two dominant
+    # beats (ectopic-beat removal as in Dash S et al., Ann Biomed Eng 2009;37:1701).
+    # Premature beats (PACs) have their own P wave at their own PR: judged on the others.
+    on_time = np.concatenate(([True], rr >= c.PREMATURE_FRACTION * rr_med))
+    sinus_candidates = dominant & on_time
+    if sinus_candidates.sum() < 4:
+        sinus_candidates = dominant
+    coherence = _p_coherence(diag, med, r_peaks[sinus_candidates], fid, idx, ok, rr_med)
+    # Ectopic removal only when ectopics are the exception (isolated beats).
+    isolated = dominant.mean() >= c.DOMINANT_SHARE_FOR_ECTOPIC_REMOVAL
+    rr_dominant = rr[dominant[1:] & dominant[:-1]] if isolated else rr
+    if coherence is None:
+        # No clean II or V1: fall back to the median-beat P wave and its beat-to-beat lock.
+        p_present = fid.p_amplitude_mv is not None and p_time_locked(diag, r_peaks, fid, idx, FS)
+    else:
+        p_present = coherence >= c.P_COHERENCE_MIN
+    drr = rr_irregularity_robust(rr_dominant if rr_dominant.size >= 5 else rr)
+    flutter_cols = [idx[n] for n in c.FLUTTER_LEADS if n in ok]
+    flutter = flutter_periodicity(
+        diag[:, flutter_cols], r_peaks, qrs_core(med[:, flutter_cols], pre, FS), rr_med, FS
+    )
+    flutter_rate, flutter_score = flutter_from_leads(flutter)
     pr_ms = (fid.qrs_onset - fid.p_onset) / FS * 1000 if fid.p_onset is not None else None
     axis = None
     if "I" in idx and "aVF" in idx:
         axis = float(np.degrees(np.arctan2(fid.qrs_area[idx["aVF"]], fid.qrs_area[idx["I"]])))
     irregular = rr_irregularity(rr)
+    irregular_dominant = rr_irregularity(rr_dominant) if rr_dominant.size >= 5 else irregular
     atrial_lead = next((n for n in ("II", "V1", "III", "aVF") if n in ok), None)
     atrial = None
     if atrial_lead is not None:
@@ -222,7 +277,7 @@ def _assess(
     # arrhythmia guideline); below WCT_PRESUMED_VT_BPM it takes absent P waves and a regular
     # rhythm, so sinus rhythm with a bundle branch block at 100-120/min is not called VT.
     organised = float(dominant.mean()) >= 0.5
-    vt = (
+    sustained_vt = (
         wide
         and organised
         and (
@@ -230,6 +285,12 @@ def _assess(
             or (hr >= c.VT_MIN_BPM and not p_present and regular and float(dominant.mean()) >= 0.7)
         )
     )
+    # A run of wide ectopic beats inside an otherwise narrow rhythm (non-sustained VT).
+    run = 0
+    if not sustained_vt and int((~dominant).sum()) >= c.VT_RUN_BEATS:
+        widths = qrs_widths_ms(diag, r_peaks, np.flatnonzero(measurable), FS)
+        run = ventricular_run(widths, dominant, rr)
+    vt = sustained_vt or run >= c.VT_RUN_BEATS
     if vt:
         flags.append(
             Flag(
@@ -238,8 +299,13 @@ def _assess(
                 {
                     "heart_rate_bpm": _r(hr),
                     "qrs_ms": _r(qrs_ms),
-                    "p_waves": "absent",
-                    "thresholds": {"qrs_ms": c.WIDE_QRS_MS, "rate_bpm": c.VT_MIN_BPM},
+                    "p_waves": "present" if p_present else "absent",
+                    "wide_beat_run": run if not sustained_vt else None,
+                    "thresholds": {
+                        "qrs_ms": c.WIDE_QRS_MS,
+                        "rate_bpm": c.VT_MIN_BPM,
+                        "run_beats": c.VT_RUN_BEATS,
+                    },
                 },
             )
         )
@@ -297,8 +363,10 @@ def _assess(
         )
     avb3 = False
     if atrial is not None and atrial.p_rate_bpm is not None and atrial.p_regular:
+        # AV dissociation: P waves at their own faster rate and not locked to the QRS.
         avb3 = (
             regular
+            and not p_present
             and hr < c.AVB3_MAX_VENTRICULAR_BPM
             and atrial.p_rate_bpm > c.AVB3_P_TO_QRS_RATIO * hr
         )
@@ -310,18 +378,39 @@ def _assess(
                     {
                         "atrial_rate_bpm": _r(atrial.p_rate_bpm),
                         "ventricular_rate_bpm": _r(hr),
+                        "p_wave_coherence": _r(coherence, 2),
                         "note": "P waves march through at their own rate (AV dissociation)",
                     },
                 )
             )
     afl = flutter_hz(atrial)
-    af = not vt and not afl and n_beats >= 6 and irregular >= c.AF_IRREGULARITY and not p_present
+    if not afl and not vt and flutter_rate is not None:
+        afl = flutter_rate
+    # AF: irregular overall (RMSSD) and beat to beat (median ΔRR, not a few ectopics), with no
+    # P wave locked to the QRS.
+    af = (
+        not vt
+        and not afl
+        and n_beats >= 6
+        and irregular_dominant >= c.AF_IRREGULARITY
+        and drr >= c.AF_DRR_MEDIAN
+        and not p_present
+        and coherence is not None
+    )
+    if coherence is None and not p_present and irregular_dominant >= c.AF_IRREGULARITY:
+        # An irregular rhythm where no lead shows P waves well enough to judge: not called.
+        not_evaluated.append("AF: no measurable II or V1 to look for P waves")
     if afl:
         flags.append(
             Flag(
                 "AFL",
                 Severity.URGENT,
-                {"ventricular_rate_bpm": _r(hr), "atrial_rate_bpm": _r(afl * 60)},
+                {
+                    "ventricular_rate_bpm": _r(hr),
+                    "atrial_rate_bpm": _r(afl * 60),
+                    "flutter_periodicity": _r(flutter_score, 2),
+                    "threshold_periodicity": c.FLUTTER_PERIODICITY,
+                },
             )
         )
     if af:
@@ -331,9 +420,16 @@ def _assess(
                 Severity.URGENT,
                 {
                     "ventricular_rate_bpm": _r(hr),
-                    "rr_irregularity": _r(irregular, 3),
+                    "rr_irregularity": _r(irregular_dominant, 3),
+                    "rr_median_abs_diff": _r(drr, 3),
+                    "p_wave_coherence": _r(coherence, 2),
+                    "atrial_dominant_hz": _r(atrial.dominant_hz, 2) if atrial else None,
                     "p_waves": "absent",
-                    "threshold_irregularity": c.AF_IRREGULARITY,
+                    "thresholds": {
+                        "rr_irregularity": c.AF_IRREGULARITY,
+                        "rr_median_abs_diff": c.AF_DRR_MEDIAN,
+                        "p_wave_coherence": c.P_COHERENCE_MIN,
+                    },
                 },
             )
         )
@@ -355,14 +451,26 @@ def _assess(
                 },
             )
         )
-    sinus = p_present and regular and not (af or afl or avb3 or vt)
+    # Sinus rhythm is a P wave before (nearly) every QRS at a fixed PR; premature beats make
+    # it irregular but not less sinus, so regularity is not part of the call.
+    sinus = p_present and not (af or afl or avb3 or vt)
     # A regular narrow-complex rhythm whose P merges into the T wave at fast rates is
     # still called sinus for the rate statements (info only; never a green channel).
-    rate_sinus = sinus or (regular and not wide and not (af or afl or avb3 or vt))
+    underlying_regular = drr < c.AF_DRR_MEDIAN
+    rate_sinus = sinus or (underlying_regular and not wide and not (af or afl or avb3 or vt))
+    rate_ev = {
+        "heart_rate_bpm": _r(hr),
+        "p_wave_coherence": _r(coherence, 2),
+        "p_waves": "present" if p_present else "not seen (regular narrow rhythm)",
+    }
     if rate_sinus and hr < c.SINUS_BRADY_BPM:
-        flags.append(Flag("SINUS_BRADY", Severity.INFO, {"heart_rate_bpm": _r(hr)}))
+        flags.append(
+            Flag("SINUS_BRADY", Severity.INFO, {**rate_ev, "threshold_bpm": c.SINUS_BRADY_BPM})
+        )
     if rate_sinus and c.SINUS_TACHY_BPM < hr <= c.TACHY_SEVERE_BPM:
-        flags.append(Flag("SINUS_TACHY", Severity.INFO, {"heart_rate_bpm": _r(hr)}))
+        flags.append(
+            Flag("SINUS_TACHY", Severity.INFO, {**rate_ev, "threshold_bpm": c.SINUS_TACHY_BPM})
+        )
     if sinus and pr_ms is not None and pr_ms > c.PR_LONG_MS:
         flags.append(
             Flag("AVB1", Severity.INFO, {"pr_ms": _r(pr_ms), "threshold_ms": c.PR_LONG_MS})
@@ -412,6 +520,10 @@ def _assess(
         "qtc_fridericia_ms": _r(qtc_f),
         "axis_deg": _r(axis, 0),
         "p_wave_present": p_present,
+        "p_wave_coherence": _r(coherence, 2),
+        "flutter_periodicity": _r(flutter_score, 2),
+        "rr_irregularity_robust": _r(drr, 3),
+        "atrial_concentration": _r(atrial.concentration, 2) if atrial else None,
         "atrial_dominant_hz": _r(atrial.dominant_hz, 2) if atrial else None,
         "st_j_mv": {n: round(v, 3) for n, v in st_j.items()},
         "st_j60_mv": {n: round(v, 3) for n, v in st_60.items()},

@@ -72,15 +72,18 @@ def atrial_activity(res: np.ndarray, fs: int) -> AtrialActivity:
     return AtrialActivity(dom, conc, amp, p_rate, regular)
 
 
-def vf_spectrum_fraction(x: np.ndarray, fs: int) -> float:
-    """Share of 1-30 Hz power that lies in 3-9 Hz: near 1 for ventricular fibrillation."""
-    if x.size < fs:
-        return 0.0
-    freqs, psd = welch(x, fs=fs, nperseg=min(x.size, 4 * fs))
-    total = psd[(freqs >= 1) & (freqs <= 30)].sum()
-    if total <= 0:
-        return 0.0
-    return float(psd[(freqs >= 3) & (freqs <= 9)].sum() / total)
+def vf_spectrum_fraction(x: np.ndarray, fs: int) -> np.ndarray:
+    """Per lead, the share of 1-30 Hz power that lies in 3-9 Hz: near 1 for VF.
+
+    ``x`` is (n, leads) in mV (a 1-D lead counts as one); one Welch call for all leads.
+    """
+    x2 = x[:, None] if x.ndim == 1 else x
+    if x2.shape[0] < fs:
+        return np.zeros(x2.shape[1])
+    freqs, psd = welch(x2, fs=fs, nperseg=min(x2.shape[0], 4 * fs), axis=0)
+    total = psd[(freqs >= 1) & (freqs <= 30)].sum(axis=0)
+    vf = psd[(freqs >= 3) & (freqs <= 9)].sum(axis=0)
+    return np.asarray(np.where(total > 0, vf / np.where(total > 0, total, 1.0), 0.0))
 
 
 def flutter_hz(atrial: AtrialActivity | None) -> float | None:
@@ -130,3 +133,257 @@ def p_time_locked(
     template = np.median(stack, axis=0)
     corr = [np.corrcoef(sg, template)[0, 1] for sg in stack if np.std(sg) > 1e-9]
     return bool(corr) and float(np.median(corr)) >= P_LOCK_CORRELATION
+
+
+def rr_irregularity_robust(rr_s: np.ndarray) -> float:
+    """Median absolute successive RR difference over the median RR (dimensionless).
+
+    The ΔRR distribution is what separates AF from sinus rhythm (Tateno K, Glass L. Med Biol
+    Eng Comput 2001;39:664-671); its median, unlike RMSSD, ignores the two large ΔRR that each
+    isolated premature beat adds, so sinus rhythm with a few ectopics stays near sinus values.
+    """
+    if rr_s.size < 3:
+        return 0.0
+    return float(np.median(np.abs(np.diff(rr_s))) / np.median(rr_s))
+
+
+def align_beats(
+    x: np.ndarray, r_peaks: np.ndarray, template: np.ndarray, r_index: int, fs: int
+) -> np.ndarray:
+    """Each beat's fiducial moved (±40 ms) to best match the median QRS in lead ``x`` (1-D).
+
+    The detector places R on the strongest lead's extreme, which can hop between the R and S
+    of a beat; P-wave averaging needs every beat aligned on the same QRS point.
+    """
+    w0, w1, shift = int(0.04 * fs), int(0.06 * fs), int(0.04 * fs)
+    tmpl = template[r_index - w0 : r_index + w1]
+    tmpl = tmpl - tmpl.mean()
+    norm_t = float(np.linalg.norm(tmpl)) + 1e-12
+    out = r_peaks.copy()
+    for i, r in enumerate(r_peaks):
+        a, b = r - w0 - shift, r + w1 + shift
+        if a < 0 or b > x.size:
+            continue
+        seg = x[a:b]
+        windows = np.lib.stride_tricks.sliding_window_view(seg, tmpl.size)
+        windows = windows - windows.mean(axis=1, keepdims=True)
+        corr = windows @ tmpl / (np.linalg.norm(windows, axis=1) * norm_t + 1e-12)
+        out[i] = r - shift + int(np.argmax(corr))
+    return out
+
+
+def p_wave_coherence(
+    x: np.ndarray, fiducials: np.ndarray, onset_rel: int, rr_med_s: float, fs: int
+) -> float | None:
+    """How much of the pre-QRS signal repeats beat by beat at a fixed PR (0-1, None if unknown).
+
+    The window before each QRS (up to 240 ms, never reaching back over the previous T wave) is
+    detrended and averaged over beats: the energy of the average over the mean energy of the
+    single windows. A P wave conducted at a fixed PR adds coherently (near 1); fibrillatory
+    waves, independent of the QRS, average out (near 1/number of beats). PACs lower it only by
+    their share of beats. This is the per-beat test of "a P wave before every QRS".
+    """
+    b = onset_rel - int(P_WINDOW_END_S * fs)
+    a = max(onset_rel - int(P_WINDOW_S * fs), -int(P_WINDOW_MAX_RR * rr_med_s * fs))
+    if b - a < int(0.06 * fs):
+        return None
+    starts = [f + a for f in fiducials if f + a >= 0 and f + b <= x.size]
+    if len(starts) < 4:
+        return None
+    stack = detrend(x[np.asarray(starts)[:, None] + np.arange(b - a)[None, :]], axis=1)
+    single = float(np.mean(np.sum(stack**2, axis=1)))
+    if single <= 1e-12:
+        return None
+    return float(np.sum(stack.mean(axis=0) ** 2) / single)
+
+
+P_WINDOW_S = 0.24  # PR up to 200 ms + half a P wave
+P_WINDOW_END_S = 0.02  # stop short of the QRS onset
+P_WINDOW_MAX_RR = 0.45  # the previous T wave ends by ~45% of the RR at any rate
+
+
+MIN_OVERLAP = 0.25
+ANALYSIS_FS = 250  # flutter analysis rate (Hz): enough for a 5-30 Hz band
+# Around the steep core of the median QRS (spatial velocity above QRS_CORE_FRACTION of its
+# peak: the QRS itself, never F waves, P or T, which are ten times slower) the signal is
+# masked 10 ms either side (beat-to-beat jitter of the edges) plus the filter's reach.
+QRS_CORE_FRACTION = 0.2
+QRS_MASK_PRE_S = 0.01
+QRS_MASK_POST_S = 0.01
+
+
+def qrs_core(med: np.ndarray, r_index: int, fs: int) -> tuple[int, int]:
+    """(start, end) of the steep QRS core relative to R, in samples, from median beats (w, leads)."""
+    vel = np.sqrt(np.sum(np.gradient(med, axis=0) ** 2, axis=1))
+    lo, hi = max(0, r_index - int(0.15 * fs)), min(vel.size, r_index + int(0.15 * fs))
+    steep = np.flatnonzero(vel[lo:hi] > QRS_CORE_FRACTION * vel[lo:hi].max()) + lo
+    if steep.size == 0:
+        return 0, 0
+    return int(steep[0]) - r_index, int(steep[-1]) - r_index
+
+
+@dataclass(frozen=True)
+class FlutterEvidence:
+    atrial_hz: float | None
+    periodicity: float  # masked autocorrelation at the F-wave period and its multiples
+
+
+def _masked_acf(y: np.ndarray, m: np.ndarray, max_lag: int) -> np.ndarray:
+    """Normalised autocorrelation over pairs of samples both unmasked, lags 0..max_lag.
+
+    ``y`` is (n, leads), already zero where the mask ``m`` (n,) is 0; returns (max_lag + 1,
+    leads). All lags at once by FFT: the numerator sums y[t]y[t+L], the energies y[t]^2 and
+    y[t+L]^2 over the same pairs.
+    """
+    n = y.shape[0]
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    fy = np.fft.rfft(y, size, axis=0)
+    fy2 = np.fft.rfft(y * y, size, axis=0)
+    fm = np.fft.rfft(m, size)[:, None]
+
+    def xcorr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        # sum_t a[t] b[t+L] for L >= 0
+        return np.fft.irfft(np.conj(a) * b, size, axis=0)[: max_lag + 1]
+
+    num = xcorr(fy, fy)
+    den = np.sqrt(np.clip(xcorr(fy2, fm), 0, None) * np.clip(xcorr(fm, fy2), 0, None))
+    pairs = xcorr(fm, fm)[:, 0]
+    # Lags where a wide or fast QRS leaves too few unmasked pairs say nothing.
+    enough = (pairs >= MIN_OVERLAP * (n - np.arange(max_lag + 1)))[:, None]
+    ok = enough & (den > 1e-12)
+    return np.where(ok, num / np.where(ok, den, 1.0), 0.0)
+
+
+def flutter_periodicity(
+    x: np.ndarray, r_peaks: np.ndarray, qrs_rel: tuple[int, int], rr_med_s: float, fs: int
+) -> list[FlutterEvidence]:
+    """Sawtooth periodicity at 230-390/min in each lead of ``x`` (n, leads), QRS removed only.
+
+    F waves locked to the QRS (fixed 2:1 or 4:1 conduction) are part of any median beat, so
+    they are not looked for in a QRS-T-cancelled residual. Instead each lead is passed
+    through a second difference over FLUTTER_DIFF_S (gain 4 sin^2(pi f d): about 6 times more
+    at the 5 Hz F wave than at the 2 Hz T wave, and an impulse response only 2d long, so the
+    QRS does not ring into its neighbourhood), the steep QRS core of each beat is masked,
+    and the autocorrelation over the unmasked samples is read at the F period (the highest
+    interior peak in 3.8-6.5 Hz) and at its multiples up to three periods that do not fall on
+    a multiple of the RR interval (where any rhythm repeats). Flutter waves repeat through
+    the whole cycle; P and T waves only with the RR.
+    """
+    n, k_leads = x.shape
+    d = max(1, int(c.FLUTTER_DIFF_S * fs))
+    y = np.zeros_like(x)
+    y[d:-d] = x[2 * d :] - 2 * x[d:-d] + x[: -2 * d]
+    m = np.ones(n)
+    m[:d] = m[n - d :] = 0.0
+    # The mask covers the QRS core, the jitter of its edges and the filter's reach (d).
+    a0 = qrs_rel[0] - int(QRS_MASK_PRE_S * fs) - d
+    b0 = qrs_rel[1] + int(QRS_MASK_POST_S * fs) + d
+    for r in r_peaks:
+        m[max(0, r + a0) : max(0, min(n, r + b0 + 1))] = 0.0
+    # F waves and their first harmonics need no more than 250 samples/s: halve the work.
+    step = max(1, fs // ANALYSIS_FS)
+    fs_d = fs // step
+    y = y[::step] * m[::step, None]
+    md = m[::step]
+    lo, hi = c.FLUTTER_HZ
+    lags = np.arange(int(fs_d / hi), int(fs_d / lo) + 1)
+    tol = max(1, int(0.01 * fs_d))
+    max_lag = 3 * int(lags[-1]) + tol
+    if y.shape[0] <= max_lag + fs_d // 50:
+        return [FlutterEvidence(None, 0.0)] * k_leads
+    full = _masked_acf(y, md, max_lag)
+    return [_flutter_lead(full[:, j], lags, tol, rr_med_s * fs_d, fs_d) for j in range(k_leads)]
+
+
+def _flutter_lead(
+    full: np.ndarray, lags: np.ndarray, tol: int, rr_samples: float, fs: int
+) -> FlutterEvidence:
+    acf = full[lags]
+    interior = np.flatnonzero((acf[1:-1] >= acf[:-2]) & (acf[1:-1] >= acf[2:])) + 1
+    if interior.size == 0:
+        return FlutterEvidence(None, 0.0)
+    period = int(lags[int(interior[np.argmax(acf[interior])])])
+    values = []
+    for k in (1, 2, 3):
+        ratio = k * period / rr_samples
+        if round(ratio) >= 1 and abs(ratio - round(ratio)) < c.FLUTTER_RR_MULTIPLE_TOLERANCE:
+            continue
+        values.append(float(full[k * period - tol : k * period + tol + 1].max()))
+    if len(values) < 2:
+        return FlutterEvidence(None, 0.0)
+    return FlutterEvidence(fs / period, min(values))
+
+
+def flutter_from_leads(evidence: list[FlutterEvidence]) -> tuple[float | None, float]:
+    """(F-wave rate in Hz or None, periodicity score) from the flutter leads.
+
+    Flutter is one macro-reentrant circuit, so every lead that shows it shows the same
+    rate: the call needs two leads periodic above FLUTTER_PERIODICITY at rates within
+    FLUTTER_RATE_AGREEMENT_HZ. Periodicity that appears at different rates in different
+    leads (tremor, noise, T-wave harmonics) is not flutter.
+    """
+    good = sorted(
+        (e for e in evidence if e.atrial_hz is not None),
+        key=lambda e: e.periodicity,
+        reverse=True,
+    )
+    score = good[1].periodicity if len(good) > 1 else 0.0
+    strong = [e for e in good if e.periodicity >= c.FLUTTER_PERIODICITY]
+    for i, a in enumerate(strong):
+        for b in strong[i + 1 :]:
+            assert a.atrial_hz is not None and b.atrial_hz is not None
+            if abs(a.atrial_hz - b.atrial_hz) <= c.FLUTTER_RATE_AGREEMENT_HZ:
+                return (a.atrial_hz + b.atrial_hz) / 2, score
+    return None, score
+
+
+def qrs_widths_ms(diag: np.ndarray, r_peaks: np.ndarray, cols: np.ndarray, fs: int) -> np.ndarray:
+    """Per-beat QRS duration (ms, NaN at the record edges) from the spatial velocity.
+
+    The QRS is the block of samples around the beat's fastest point whose velocity over the
+    leads ``cols`` exceeds QRS_WIDTH_VELOCITY_FRACTION of that peak, allowing gaps < 20 ms
+    and ending at most 40 ms after its steep part (the edge rules of the median-beat
+    delineation, applied to each beat).
+    """
+    half, gap = int(0.15 * fs), int(0.02 * fs)
+    out = np.full(r_peaks.size, np.nan)
+    for i, r in enumerate(r_peaks):
+        if r - half < 0 or r + half > diag.shape[0]:
+            continue
+        seg = diag[r - half : r + half][:, cols]
+        vel = np.sqrt(np.sum(np.gradient(seg - np.median(seg, axis=0), axis=0) ** 2, axis=1))
+        active = np.flatnonzero(vel > QRS_WIDTH_VELOCITY_FRACTION * vel.max())
+        k = int(np.argmax(vel))
+        pos = int(np.searchsorted(active, k))
+        lo = hi = pos
+        while lo > 0 and active[lo] - active[lo - 1] < gap:
+            lo -= 1
+        while hi < active.size - 1 and active[hi + 1] - active[hi] < gap:
+            hi += 1
+        # As in the median-beat delineation: the QRS ends at most 40 ms after its steep
+        # part, so a discordant ST-T slope is not counted as QRS.
+        steep = np.flatnonzero(vel > QRS_STEEP_FRACTION * vel.max())
+        end = min(int(active[hi]), int(steep[-1]) + int(0.04 * fs))
+        out[i] = (end - active[lo]) / fs * 1000
+    return out
+
+
+QRS_WIDTH_VELOCITY_FRACTION = 0.12  # edge of the QRS, as delineation.VELOCITY_FRACTION
+QRS_STEEP_FRACTION = 0.25  # steep part of the QRS, as delineation.STEEP_FRACTION
+
+
+def ventricular_run(widths_ms: np.ndarray, dominant: np.ndarray, rr_s: np.ndarray) -> int:
+    """Longest run of consecutive wide, non-dominant beats each faster than VT_MIN_BPM.
+
+    Three or more ventricular beats in a row above 100/min are ventricular tachycardia
+    (non-sustained when < 30 s; Zeppenfeld K et al., 2022 ESC guidelines, Eur Heart J
+    2022;43:3997). Widths above VT_RUN_MAX_QRS_MS are artefact, not QRS.
+    """
+    rr_prev = np.concatenate(([np.inf], rr_s))
+    wide = (widths_ms >= c.WIDE_QRS_MS) & (widths_ms <= c.VT_RUN_MAX_QRS_MS)
+    fast = rr_prev < 60.0 / c.VT_MIN_BPM
+    best = run = 0
+    for hit in (~dominant) & wide & fast:
+        run = run + 1 if hit else 0
+        best = max(best, run)
+    return best
