@@ -345,7 +345,7 @@ def type_beats(diag: np.ndarray, r_peaks: np.ndarray, fs: int, usable: np.ndarra
     stack = np.array([s for s in segs if s is not None])
     if stack.size == 0:
         return np.ones(r_peaks.size, dtype=bool)
-    template = np.median(stack, axis=0)
+    template = median_of_stack(stack)
     out = np.zeros(r_peaks.size, dtype=bool)
     for i, s in enumerate(segs):
         if s is None:
@@ -356,6 +356,19 @@ def type_beats(diag: np.ndarray, r_peaks: np.ndarray, fs: int, usable: np.ndarra
     if not out.any():
         out[:] = np.asarray(valid)
     return out
+
+
+def median_of_stack(stack: np.ndarray) -> np.ndarray:
+    """The median over the first axis, as ``np.median(stack, axis=0)``.
+
+    For the handful of beats in a 10 s record a full sort is several times faster than the
+    partition numpy's median uses; the result is the same.
+    """
+    ordered = np.sort(stack, axis=0)
+    k = ordered.shape[0]
+    if k % 2:
+        return ordered[k // 2]
+    return 0.5 * (ordered[k // 2 - 1] + ordered[k // 2])
 
 
 def median_beats(
@@ -373,4 +386,4 @@ def median_beats(
     if not picks:
         return None
     stack = np.stack([diag[r - pre : r + post] for r in picks])
-    return np.median(stack, axis=0)
+    return median_of_stack(stack)

@@ -59,12 +59,26 @@ def _rational(ratio: float, max_den: int = 1000) -> tuple[int, int]:
     return f.numerator, f.denominator
 
 
-def diagnostic(signals: np.ndarray, fs: int, mains_hz: float) -> np.ndarray:
-    """Baseline-corrected, mains-notched, 40 Hz low-passed signals (n, leads), mV."""
-    x = sosfiltfilt(_sos_band(HIGHPASS_HZ, None, fs, 2), signals, axis=0)
+def measurement_band(signals: np.ndarray, fs: int, mains_hz: float) -> np.ndarray:
+    """Mains-notched, 40 Hz low-passed signals (n, leads), mV, with their baseline untouched.
+
+    No offset is removed first: sosfiltfilt starts from the steady state of the first
+    sample (odd extension), so a DC offset makes no edge transient.
+    """
+    x = signals
     if mains_hz < fs / 2:
         x = sosfiltfilt(_sos_notch(mains_hz, fs), x, axis=0)
     return sosfiltfilt(_sos_band(None, LOWPASS_DIAG_HZ, fs, 4), x, axis=0)
+
+
+def high_pass(signals: np.ndarray, fs: int) -> np.ndarray:
+    """The zero-phase 0.5 Hz baseline high-pass (n, leads)."""
+    return sosfiltfilt(_sos_band(HIGHPASS_HZ, None, fs, 2), signals, axis=0)
+
+
+def diagnostic(signals: np.ndarray, fs: int, mains_hz: float) -> np.ndarray:
+    """Baseline-corrected, mains-notched, 40 Hz low-passed signals (n, leads), mV."""
+    return high_pass(measurement_band(signals, fs, mains_hz), fs)
 
 
 def detection(signals: np.ndarray, fs: int) -> np.ndarray:
@@ -73,31 +87,23 @@ def detection(signals: np.ndarray, fs: int) -> np.ndarray:
     return sosfiltfilt(_sos_band(low, high, fs, 2), signals, axis=0)
 
 
-def lowpass(signals: np.ndarray, fs: int, cutoff: float) -> np.ndarray:
-    return sosfiltfilt(_sos_band(None, cutoff, fs, 4), signals, axis=0)
-
-
-def isoelectric_corrected(
-    signals: np.ndarray, fs: int, mains_hz: float, knots: np.ndarray, half_width: int
-) -> np.ndarray:
+def isoelectric_corrected(band: np.ndarray, knots: np.ndarray, half_width: int) -> np.ndarray:
     """Signals (n, leads, mV) with the baseline removed by a cubic spline through PR segments.
 
     The ST level is read against the PR segment, and any high-pass filter, even zero-phase
     below 0.67 Hz, takes some of a slow ST shift with it (about 0.03 mV at 42/min with the
     0.5 Hz corner of `diagnostic`). A cubic spline through one isoelectric knot per beat
     removes wander without touching the ST segment (Meyer CR, Keiser HN, Comput Biomed Res
-    1977;10:459; the approach of AHA 2007 for ST measurement). ``knots`` are sample
-    indices of PR-segment centres, ``half_width`` the samples averaged either side of each.
-    Mains notch and 40 Hz low-pass as in `diagnostic`. Fewer than two knots: `diagnostic`.
+    1977;10:459; the approach of AHA 2007 for ST measurement). ``band`` is the output of
+    `measurement_band` (n, leads), ``knots`` sample indices of PR-segment centres,
+    ``half_width`` the samples averaged either side of each. With fewer than two knots
+    there is no spline: ``band`` comes back with only its median removed.
     """
-    n = signals.shape[0]
+    n = band.shape[0]
+    x = band
     knots = np.unique(knots[(knots >= half_width) & (knots < n - half_width)])
     if knots.size < 2:
-        return diagnostic(signals, fs, mains_hz)
-    x = signals - np.median(signals, axis=0)
-    if mains_hz < fs / 2:
-        x = sosfiltfilt(_sos_notch(mains_hz, fs), x, axis=0)
-    x = sosfiltfilt(_sos_band(None, LOWPASS_DIAG_HZ, fs, 4), x, axis=0)
+        return np.asarray(x - np.median(x, axis=0))
     levels = np.stack([x[k - half_width : k + half_width + 1].mean(axis=0) for k in knots])
     # Held flat beyond the first and last knot: a cubic extrapolated past them would swing.
     t = np.clip(np.arange(n), knots[0], knots[-1])

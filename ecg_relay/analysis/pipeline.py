@@ -103,9 +103,12 @@ def analyze(
     if detectable.sum() < max(1, int(np.ceil(0.5 * len(names)))):
         return _unreadable("too_many_bad_leads", quality)
     if not measurable.any():
-        measurable = detectable
+        # Every lead carries muscle or electrode noise: what a detector finds in it is
+        # noise (white noise read as VT before), so the record goes back for a repeat.
+        return _unreadable("all_leads_noisy", quality)
 
-    diag = filters.diagnostic(x, FS, mains_hz)
+    measured = filters.measurement_band(x, FS, mains_hz)
+    diag = filters.high_pass(measured, FS)
     band = filters.detection(x, FS)
     r_peaks = detect_qrs(band, FS, detectable)
     dominant = type_beats(diag, r_peaks, FS, detectable)
@@ -159,7 +162,7 @@ def analyze(
     fid = delineate(med, FS, int(MEDIAN_PRE_S * FS), measurable, float(np.median(rr)), p_leads)
     # ST is read on median beats of the spline-corrected signal: no high-pass touches it.
     knot, half = pr_knot_offset(fid, FS)
-    st_signal = filters.isoelectric_corrected(x, FS, mains_hz, r_peaks[dominant] + knot, half)
+    st_signal = filters.isoelectric_corrected(measured, r_peaks[dominant] + knot, half)
     med_st = median_beats(st_signal, r_peaks, dominant, FS)
     if med_st is not None:
         fid = with_st_from(med_st, fid, FS)

@@ -124,6 +124,15 @@ def test_nan_signal_asks_for_a_repeat_not_an_exception() -> None:
     assert not r.readable and r.codes == ("REPEAT_ECG",)
 
 
+@pytest.mark.parametrize("sd_mv", [0.05, 0.3, 1.0])
+def test_noise_on_every_lead_asks_for_a_repeat_not_a_critical_flag(sd_mv: float) -> None:
+    """Broadband electrode/muscle noise in all leads is REPEAT_ECG, never VT or STEMI."""
+    x = np.random.default_rng(3).normal(0.0, sd_mv, (5000, 12))
+    r = analyze(x, FS, LEADS)
+    assert not r.readable and r.codes == ("REPEAT_ECG",), r.codes
+    assert r.measurements["unreadable_reason"] == "all_leads_noisy"
+
+
 def test_shape_mismatch_is_a_clear_error() -> None:
     """Signals whose columns do not match the lead names are a programming error."""
     with pytest.raises(ValueError, match="lead names"):

@@ -260,9 +260,8 @@ def test_isoelectric_spline_removes_wander_and_keeps_st() -> None:
     clean = np.zeros(n)
     for r in beat_r:
         clean[r + 40 : r + 200] = 0.2  # ST segment and T stand 0.2 mV above the PR level
-    out = filters.isoelectric_corrected(
-        (clean + wander)[:, None], fs, 50.0, beat_r - 40, half_width=5
-    )[:, 0]
+    band = filters.measurement_band((clean + wander)[:, None], fs, 50.0)
+    out = filters.isoelectric_corrected(band, beat_r - 40, half_width=5)[:, 0]
     st = np.array([out[r + 80 : r + 120].mean() for r in beat_r[1:-1]])
     pr = np.array([out[r - 45 : r - 35].mean() for r in beat_r[1:-1]])
     assert np.all(np.abs(pr) < 0.01)
