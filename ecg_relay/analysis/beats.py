@@ -69,7 +69,7 @@ MAD_TO_SD = 0.6745
 LARGE_SLOPE_CLIP = 2.0
 # The R peak is the largest deflection within +-60 ms of the envelope peak (half a wide QRS).
 REFINE_S = 0.06
-MEDIAN_PRE_S = 0.30
+MEDIAN_PRE_S = 0.40  # long enough for a PR of 300 ms (first-degree block) before R
 MEDIAN_POST_S = 0.60
 DOMINANT_CORRELATION = 0.85
 

@@ -41,6 +41,7 @@ class Fiducials:
     qrs_offset: int  # the J point
     t_end: int | None
     p_onset: int | None
+    p_offset: int | None
     p_amplitude_mv: float | None
     baseline: np.ndarray  # per lead, mV
     st_j: np.ndarray  # per lead, mV relative to PR baseline
@@ -246,6 +247,7 @@ def delineate(
 
     # P wave: the largest bump before the QRS in the lead where it is largest.
     p_onset = None
+    p_offset = None
     p_amp = None
     # Start after the previous beat's T wave: at fast rates it sits where a P would be.
     p0 = max(0, onset - int(0.30 * fs), r - int(0.45 * rr_s * fs))
@@ -272,6 +274,13 @@ def delineate(
             while i > earliest and x[i] > 0.2 * abs(p_amp):
                 i -= 1
             p_onset = i
+            # The same 20% level on the way down, never into the PR segment's end (QRS
+            # onset) nor further than the 60 ms half-duration bound.
+            j = peak_i
+            latest = min(onset - 1, peak_i + int(P_HALF_MAX_S * fs))
+            while j < latest and x[j] > 0.2 * abs(p_amp):
+                j += 1
+            p_offset = j
     t_window = _t_window(rel.shape[0], offset, r, p_onset, rr_s, fs)
     t_end, t_amp, t_max, t_min = _t_end(rel, usable, t_window, fs)
     return Fiducials(
@@ -280,6 +289,7 @@ def delineate(
         qrs_offset=offset,
         t_end=t_end,
         p_onset=p_onset,
+        p_offset=p_offset,
         p_amplitude_mv=p_amp,
         baseline=baseline,
         st_j=st_j,

@@ -259,6 +259,11 @@ def _assess(
     )
     flutter_rate, flutter_score = flutter_from_leads(flutter)
     pr_ms = (fid.qrs_onset - fid.p_onset) / FS * 1000 if fid.p_onset is not None else None
+    p_ms = (
+        (fid.p_offset - fid.p_onset) / FS * 1000
+        if fid.p_onset is not None and fid.p_offset is not None
+        else None
+    )
     axis = None
     if "I" in idx and "aVF" in idx:
         axis = float(np.degrees(np.arctan2(fid.qrs_area[idx["aVF"]], fid.qrs_area[idx["I"]])))
@@ -516,6 +521,7 @@ def _assess(
         "rr_irregularity": _r(irregular, 3),
         "beats": n_beats,
         "dominant_beats": int(dominant.sum()),
+        "p_ms": _r(p_ms),
         "pr_ms": _r(pr_ms),
         "qrs_ms": _r(qrs_ms),
         "qt_ms": _r(qt_ms),

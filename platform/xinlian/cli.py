@@ -247,7 +247,15 @@ def analyze(
     table.add_column("value")
     hr = result.heart_rate_bpm
     table.add_row(t("m.heart_rate_bpm", lang), f"{hr:.0f}" if hr else "—")
-    for key in ("pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms", "qtc_fridericia_ms", "axis_deg"):
+    for key in (
+        "p_ms",
+        "pr_ms",
+        "qrs_ms",
+        "qt_ms",
+        "qtc_bazett_ms",
+        "qtc_fridericia_ms",
+        "axis_deg",
+    ):
         value = result.measurements.get(key)
         table.add_row(
             t(f"m.{key}", lang), f"{value:.0f}" if isinstance(value, int | float) else "—"

@@ -71,6 +71,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unknown": ("未知", "unknown"),
     # measurements
     "m.heart_rate_bpm": ("心率 (次/分)", "Heart rate (bpm)"),
+    "m.p_ms": ("P 波时限 (ms)", "P duration (ms)"),
     "m.pr_ms": ("PR 间期 (ms)", "PR (ms)"),
     "m.qrs_ms": ("QRS 时限 (ms)", "QRS (ms)"),
     "m.qt_ms": ("QT (ms)", "QT (ms)"),

@@ -216,19 +216,22 @@ def test_qt_within_tolerance(scenario: str, rate: float | None, seed: int) -> No
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_pr_within_tolerance_and_first_degree_block(seed: int) -> None:
-    """PR within 15 ms of the simulated 160 ms; a PR of 280 ms reads > 200 ms (AVB1).
+def test_pr_and_p_duration_within_tolerance_and_first_degree_block(seed: int) -> None:
+    """PR within 15 ms of the simulated 160 ms and 280 ms (AVB1); P duration near 80 ms.
 
-    The median beat starts 300 ms before R, so a PR beyond ~250 ms is read short (the
-    P wave is cut at the window edge) but still above the 200 ms limit.
+    The simulated P wave is a Gaussian of 22 ms SD: its 20% level is 79 ms wide. The median
+    beat starts 400 ms before R, so a first-degree block's P wave is inside it whole.
     """
     normal = simulate("normal", seed=seed)
     m = analyze(normal.signals, normal.fs, normal.lead_names).measurements
     assert normal.truth.pr_ms is not None
     assert abs(m["pr_ms"] - normal.truth.pr_ms) <= 15.0
+    assert abs(m["p_ms"] - 79.0) <= 12.0, m["p_ms"]
     block = simulate("avb1", seed=seed)
     r = analyze(block.signals, block.fs, block.lead_names)
-    assert r.measurements["pr_ms"] > 200.0
+    assert block.truth.pr_ms is not None
+    assert abs(r.measurements["pr_ms"] - block.truth.pr_ms) <= 15.0
+    assert abs(r.measurements["p_ms"] - 79.0) <= 12.0, r.measurements["p_ms"]
     assert "AVB1" in r.codes
 
 
