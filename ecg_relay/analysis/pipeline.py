@@ -88,10 +88,14 @@ def analyze(
     if fs <= 0 or x.shape[0] < 2 * fs:
         return _unreadable("too_short", dict.fromkeys(names, "missing"))
 
-    nan_frac = np.mean(~np.isfinite(x), axis=0)
-    med_fill = np.where(np.isfinite(x), x, np.nan)
-    fill = np.nan_to_num(np.nanmedian(med_fill, axis=0), nan=0.0) if np.isfinite(x).any() else 0.0
-    x = np.where(np.isfinite(x), x, fill)
+    finite = np.isfinite(x)
+    nan_frac = np.mean(~finite, axis=0)
+    if not finite.all():
+        # Missing samples (WFDB's sentinel, NaN, inf) take the lead's median value.
+        fill = np.zeros(x.shape[1])
+        some = finite.any(axis=0)
+        fill[some] = np.nanmedian(np.where(finite[:, some], x[:, some], np.nan), axis=0)
+        x = np.where(finite, x, fill)
     x = filters.resample(x, fs)
     labels = lead_quality(x, FS, mains_hz)
     labels = ["missing" if nan_frac[j] > 0.1 else lab for j, lab in enumerate(labels)]
