@@ -344,8 +344,15 @@ def _assess(
     if rbbb:
         flags.append(Flag("RBBB", Severity.INFO, {"qrs_ms": _r(qrs_ms), **bbb_evidence}))
 
-    st_applicable = not wide or rbbb
-    if st_applicable:
+    afl = flutter_hz(atrial)
+    if not afl and not vt and flutter_rate is not None:
+        afl = flutter_rate
+    # Flutter waves run through the PR and ST segments and mimic ST elevation or depression
+    # (locked 2:1 F waves did so in every simulated 2:1 flutter): no ST criteria in flutter.
+    st_applicable = (not wide or rbbb) and not afl
+    if afl:
+        not_evaluated.append("STEMI: atrial flutter waves distort the ST segment")
+    elif st_applicable:
         flags.extend(
             st_flags(
                 st_ok,
@@ -395,9 +402,6 @@ def _assess(
                     },
                 )
             )
-    afl = flutter_hz(atrial)
-    if not afl and not vt and flutter_rate is not None:
-        afl = flutter_rate
     # AF: irregular overall (RMSSD) and beat to beat (median ΔRR, not a few ectopics), with no
     # P wave locked to the QRS.
     af = (
