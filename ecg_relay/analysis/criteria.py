@@ -48,6 +48,11 @@ CORNELL_WOMEN_MV = 2.0
 LVH_STE_TO_S_RATIO = 0.25
 LVH_STE_LEADS = ("V1", "V2", "V3")
 
+# A QRS is told from noise when it stands at least this many noise RMS above it in the median
+# beat: a complex 5 RMS tall is exceeded by Gaussian noise in fewer than 1 in 10^6 samples,
+# and a real ECG under muscle tremor is far above it (a 1 mV QRS over 0.05 mV noise is 20).
+MIN_QRS_TO_NOISE = 5.0
+
 WIDE_QRS_MS = 120.0  # complete bundle branch block / ventricular origin (Surawicz 2009)
 # Bundle branch block morphology (Surawicz 2009): the R' of RBBB lies 60-130 ms into the
 # QRS; LBBB has no septal q in I, V5, V6 and an R-peak time > 60 ms in V5-V6.

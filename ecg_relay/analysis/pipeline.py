@@ -106,10 +106,9 @@ def analyze(
         return _unreadable("all_leads_flat_or_missing", quality)
     if detectable.sum() < max(1, int(np.ceil(0.5 * len(names)))):
         return _unreadable("too_many_bad_leads", quality)
-    if not measurable.any():
-        # Every lead carries muscle or electrode noise: what a detector finds in it is
-        # noise (white noise read as VT before), so the record goes back for a repeat.
-        return _unreadable("all_leads_noisy", quality)
+    all_noisy = not measurable.any()
+    if all_noisy:
+        measurable = detectable
 
     measured = filters.measurement_band(x, FS, mains_hz)
     diag = filters.high_pass(measured, FS)
@@ -159,6 +158,12 @@ def analyze(
     med = median_beats(diag, r_peaks, dominant, FS)
     if med is None:
         return _unreadable("no_complete_beat", quality)
+    if all_noisy and _qrs_to_noise(x, measured, med, detectable) < c.MIN_QRS_TO_NOISE:
+        # Noise on every lead and no QRS standing out of it in the median beat: what the
+        # detector found is the noise itself (white noise read as VT before). Muscle tremor
+        # over a real ECG leaves the QRS far above the noise and is analysed.
+        peaks = [round(p * fs / FS) for p in r_peaks]
+        return _unreadable("all_leads_noisy", quality, {"r_peaks": peaks})
     # P waves are judged in the leads where they are clearest (II, V1), as readers do.
     p_leads = tuple(i for i, n in enumerate(names) if n == "II") or tuple(
         i for i, n in enumerate(names) if n == "V1"
@@ -209,6 +214,20 @@ def _p_coherence(
         if value is not None and (best is None or value > best):
             best = value
     return best
+
+
+def _qrs_to_noise(x: np.ndarray, measured: np.ndarray, med: np.ndarray, leads: np.ndarray) -> float:
+    """Largest ratio over ``leads`` of the median beat's QRS size to the lead's noise RMS.
+
+    QRS size: peak-to-peak within 60 ms of R in the median beat (mV); noise: RMS of what the
+    40 Hz measurement band removed (muscle and electrode noise above 40 Hz, mV).
+    """
+    r = int(MEDIAN_PRE_S * FS)
+    w = int(0.06 * FS)
+    cols = np.flatnonzero(leads)
+    qrs = np.ptp(med[r - w : r + w, cols], axis=0)
+    noise = np.std(x[:, cols] - measured[:, cols], axis=0) + 1e-9
+    return float(np.max(qrs / noise))
 
 
 def _assess(

@@ -133,6 +133,16 @@ def test_noise_on_every_lead_asks_for_a_repeat_not_a_critical_flag(sd_mv: float)
     assert r.measurements["unreadable_reason"] == "all_leads_noisy"
 
 
+def test_noisy_leads_over_a_real_ecg_are_still_analysed() -> None:
+    """Muscle tremor on every lead over a real ECG: the QRS stands out, the rate is read."""
+    e = simulate("normal", seed=1)
+    noisy = e.signals + np.random.default_rng(1).normal(0.0, 0.1, e.signals.shape)
+    r = analyze(noisy, e.fs, e.lead_names)
+    assert r.readable and set(r.lead_quality.values()) == {"noise"}
+    assert r.heart_rate_bpm is not None and abs(r.heart_rate_bpm - e.truth.heart_rate_bpm) < 3
+    assert not r.acute, r.codes
+
+
 def test_shape_mismatch_is_a_clear_error() -> None:
     """Signals whose columns do not match the lead names are a programming error."""
     with pytest.raises(ValueError, match="lead names"):
