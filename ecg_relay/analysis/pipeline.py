@@ -303,6 +303,13 @@ def _assess(
     wide = qrs_ms >= c.WIDE_QRS_MS
     regular = irregular < c.AF_IRREGULARITY
     n_beats = int(r_peaks.size)
+    bbb = bundle_branch_block(med, fid, idx, FS) if wide else None
+    if wide and bbb is None:
+        not_evaluated.append("bundle_branch_block: needs V1, I and V6")
+    # A P wave before every QRS at a fixed PR with typical bundle-branch-block morphology is
+    # supraventricular conduction with aberrancy, not VT (AV association and BBB morphology:
+    # Brugada P et al., Circulation 1991;83:1649; Vereckei A et al., Heart Rhythm 2008;5:89).
+    aberrant = p_present and bbb is not None and (bbb.rbbb or bbb.lbbb)
 
     # A wide-complex tachycardia is VT until proven otherwise (ESC 2022 ventricular
     # arrhythmia guideline); below WCT_PRESUMED_VT_BPM it takes absent P waves and a regular
@@ -311,6 +318,7 @@ def _assess(
     sustained_vt = (
         wide
         and organised
+        and not aberrant
         and (
             hr >= c.WCT_PRESUMED_VT_BPM
             or (hr >= c.VT_MIN_BPM and not p_present and regular and float(dominant.mean()) >= 0.7)
@@ -342,12 +350,8 @@ def _assess(
         )
     lbbb = rbbb = False
     bbb_evidence: dict[str, Any] = {}
-    if wide and not vt:
-        bbb = bundle_branch_block(med, fid, idx, FS)
-        if bbb is None:
-            not_evaluated.append("bundle_branch_block: needs V1, I and V6")
-        else:
-            lbbb, rbbb, bbb_evidence = bbb.lbbb, bbb.rbbb, bbb.evidence
+    if bbb is not None and not vt:
+        lbbb, rbbb, bbb_evidence = bbb.lbbb, bbb.rbbb, bbb.evidence
     if lbbb:
         flags.append(
             Flag(

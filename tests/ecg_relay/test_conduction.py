@@ -38,3 +38,12 @@ def test_narrow_qrs_is_no_bundle_branch_block() -> None:
     e = simulate("normal", seed=2)
     codes = analyze(e.signals, e.fs, e.lead_names).codes
     assert "LBBB" not in codes and "RBBB" not in codes
+
+
+@pytest.mark.parametrize("scenario", ["rbbb", "lbbb"])
+def test_sinus_tachycardia_with_bundle_branch_block_is_not_vt(scenario: str) -> None:
+    """A P wave before every wide QRS with typical BBB morphology is aberrancy, not VT."""
+    e = simulate(scenario, seed=2, heart_rate_bpm=130)
+    r = analyze(e.signals, e.fs, e.lead_names)
+    assert "VT" not in r.codes, r.codes
+    assert scenario.upper() in r.codes and "SINUS_TACHY" in r.codes
