@@ -138,8 +138,9 @@ def test_sinus_tachycardia_near_150_is_not_flutter(seed: int) -> None:
 def test_fixed_2to1_flutter_is_detected_in_most_seeds() -> None:
     """Fixed 2:1 flutter (the classic miss): AFL in at least half of 12 seeds, never AF.
 
-    Measured 6/12: when the corners of the sawtooth (where its second difference lives) fall
-    inside the masked QRS, every second F wave loses them and the periodicity drops.
+    Measured 6/12: when the steep limb of the sawtooth falls inside or at the edge of the QRS,
+    that F wave is locked to the QRS and indistinguishable from it, and the one halfway
+    between the QRS complexes alone looks like a P wave (docs/rhythm.md).
     """
     results = [_run("flutter_2to1", s) for s in SEEDS]
     assert sum("AFL" in r.codes for r in results) >= 6
