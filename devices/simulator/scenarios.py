@@ -166,6 +166,8 @@ def build(scenario: str, rng: np.random.Generator, duration: float, hr: float | 
         return _flutter(rng, duration)
     if scenario == "flutter_2to1":
         return _flutter(rng, duration, fixed_ratio=2)
+    if scenario == "flutter_4to1":
+        return _flutter(rng, duration, fixed_ratio=4)
     if scenario == "sinus_pacs":
         return _sinus_pacs(rng, duration, hr or rng.uniform(65, 85))
     if scenario == "vt":
@@ -209,7 +211,8 @@ def _flutter(rng: np.random.Generator, duration: float, fixed_ratio: int | None 
     """Typical flutter, F waves ~270-320/min, with variable 2:1-4:1 or fixed conduction.
 
     Fixed 2:1 uses F waves at 264-294/min so the ventricles run at 132-147/min (below the
-    150/min TACHY_SEVERE line, so the expected flags stay AFL alone).
+    150/min TACHY_SEVERE line, so the expected flags stay AFL alone); fixed 4:1 at 282-318/min
+    gives a regular 70-80/min that looks like sinus rhythm on the RR alone.
     """
     f_rate = rng.uniform(4.4, 4.9) if fixed_ratio == 2 else rng.uniform(4.7, 5.3)
     period = 1.0 / f_rate
@@ -329,6 +332,7 @@ SCENARIOS: tuple[str, ...] = (
     "af",
     "flutter",
     "flutter_2to1",
+    "flutter_4to1",
     "sinus_pacs",
     "vt",
     "vf",

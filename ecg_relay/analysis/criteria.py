@@ -98,12 +98,14 @@ P_COHERENCE_MIN = 0.5
 FLUTTER_HZ = (3.8, 6.5)  # atrial rate 230-390/min
 FLUTTER_CONCENTRATION = 0.5
 FLUTTER_AMPLITUDE_MV = 0.04
-# Flutter with fixed conduction (rhythm.flutter_periodicity): a second difference over 20 ms
-# (peak gain at 25 Hz, ~6x more gain at the 5 Hz F wave than at the 2 Hz T wave, 40 ms long),
+# Flutter with fixed conduction (rhythm.flutter_periodicity): a second difference over 40 ms
+# of the signal with each QRS core bridged by a line (peak gain at 12.5 Hz, ~5.5x more gain
+# at the 5 Hz F wave than at the 2 Hz T wave, and 3.5x more F-wave fundamental than over
+# 20 ms: the sawtooth's ramp contributes, not only its corners),
 # lags within 15% of a multiple of the RR are not used (every rhythm repeats there), and the
 # autocorrelation must exceed 0.55 at the F period and its multiples, in two of II, III,
 # aVF, V1 (the leads where F waves are seen, Cosio FG, Arrhythm Electrophysiol Rev 2017;6:55).
-FLUTTER_DIFF_S = 0.02
+FLUTTER_DIFF_S = 0.04
 FLUTTER_RR_MULTIPLE_TOLERANCE = 0.15
 FLUTTER_PERIODICITY = 0.55
 FLUTTER_LEADS = ("II", "III", "aVF", "V1")

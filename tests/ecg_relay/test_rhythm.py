@@ -107,9 +107,9 @@ def test_pac_rich_sinus_rhythm_is_not_af(seed: int) -> None:
 
 
 def test_variable_conduction_flutter_is_detected() -> None:
-    """F waves locked to the QRS with 2:1-4:1 conduction: AFL in at least 10 of 12 seeds (measured 10)."""
+    """F waves locked to the QRS with 2:1-4:1 conduction: AFL in every one of 12 seeds."""
     results = [_run("flutter", s) for s in SEEDS]
-    assert sum("AFL" in r.codes for r in results) >= 10
+    assert sum("AFL" in r.codes for r in results) == len(SEEDS)
     for r in results:
         assert "AF" not in r.codes
         for f in r.flags:
@@ -117,11 +117,30 @@ def test_variable_conduction_flutter_is_detected() -> None:
                 assert 230 <= f.evidence["atrial_rate_bpm"] <= 390
 
 
+def test_fixed_4to1_flutter_is_detected() -> None:
+    """Fixed 4:1 (a regular 70-80/min that looks like sinus on the RR): AFL in all 12 seeds."""
+    results = [_run("flutter_4to1", s) for s in SEEDS]
+    assert all("AFL" in r.codes for r in results), [r.codes for r in results]
+    assert not any("AF" in r.codes for r in results)
+    for r in results:
+        f = next(f for f in r.flags if f.code == "AFL")
+        assert 230 <= f.evidence["atrial_rate_bpm"] <= 390
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_sinus_tachycardia_near_150_is_not_flutter(seed: int) -> None:
+    """Sinus tachycardia at 160/min (the rate of 2:1 flutter, T and P waves close) is not AFL."""
+    e = simulate("sinus_tachy", seed=seed, heart_rate_bpm=160)
+    r = analyze(e.signals, e.fs, e.lead_names, sex="M", age=60)
+    assert not {"AF", "AFL"} & set(r.codes), r.codes
+
+
 def test_fixed_2to1_flutter_is_detected_in_most_seeds() -> None:
     """Fixed 2:1 flutter (the classic miss): AFL in at least half of 12 seeds, never AF.
 
-    Measured 6/12: when the corners of the sawtooth (where its second difference lives) fall
-    inside the masked QRS, every second F wave loses them and the periodicity drops.
+    Measured 6/12: when the steep limb of the sawtooth falls inside or at the edge of the QRS,
+    that F wave is locked to the QRS and indistinguishable from it, and the one halfway
+    between the QRS complexes alone looks like a P wave (docs/rhythm.md).
     """
     results = [_run("flutter_2to1", s) for s in SEEDS]
     assert sum("AFL" in r.codes for r in results) >= 6
