@@ -45,7 +45,7 @@ CODE_FLAGS: dict[str, frozenset[str]] = {
     "VF": frozenset({"VF_ASYSTOLE"}),
     "AVB1": frozenset({"AVB1"}),
     "AVB3": frozenset({"AVB3"}),
-    "LQT": frozenset({"QTC_LONG"}),
+    "LQT": frozenset({"QTC_LONG", "QTC_PROLONGED"}),
     "BRADY": frozenset({"SINUS_BRADY", "BRADY_SEVERE"}),
     "TACHY": frozenset({"SINUS_TACHY"}),
     "LBBB": frozenset({"LBBB"}),

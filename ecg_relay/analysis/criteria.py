@@ -63,6 +63,10 @@ SEPTAL_Q_S = 0.03  # the septal q is in the first 30 ms of the QRS
 SEPTAL_Q_MV = 0.05  # a q shallower than this counts as absent
 LBBB_R_PEAK_TIME_MS = 60.0
 QTC_LONG_MS = 500.0  # QTc > 500 ms: torsades risk (Rautaharju 2009)
+# Prolonged QTc: >= 450 ms in men, >= 460 ms in women (Rautaharju 2009, part IV); unknown sex
+# takes the lower, more sensitive limit.
+QTC_PROLONGED_MEN_MS = 450.0
+QTC_PROLONGED_WOMEN_MS = 460.0
 BAZETT_MAX_BPM = 100.0  # above this Bazett over-corrects; Fridericia is used instead
 BRADY_SEVERE_BPM = 40.0
 PAUSE_S = 3.0
@@ -132,3 +136,8 @@ def ste_threshold_mv(lead: str, *, sex: str | None, age: float | None) -> float:
     if sex == "M" and age is not None:
         return STE_V2V3_MEN_40_PLUS_MV if age >= 40 else STE_V2V3_MEN_UNDER_40_MV
     return STE_V2V3_UNKNOWN_MV
+
+
+def qtc_prolonged_ms(sex: str | None) -> float:
+    """The QTc above which the QT is called prolonged, for sex 'M', 'F' or unknown."""
+    return QTC_PROLONGED_WOMEN_MS if sex == "F" else QTC_PROLONGED_MEN_MS

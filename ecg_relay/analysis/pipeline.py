@@ -477,16 +477,20 @@ def _assess(
     # Bazett over-corrects above 100/min (Rautaharju 2009); Fridericia is used there.
     formula = "bazett" if hr <= c.BAZETT_MAX_BPM else "fridericia"
     qtc_flag = qtc_b if formula == "bazett" else qtc_f
-    if qtc_flag is not None and qtc_flag > c.QTC_LONG_MS and not wide and regular:
+    prolonged_ms = c.qtc_prolonged_ms(sex)
+    if qtc_flag is not None and qtc_flag > prolonged_ms and not wide and regular:
+        # Above 500 ms the torsades risk makes it urgent; between the sex-specific limit of
+        # a prolonged QTc and 500 ms it is a statement for the reader.
+        urgent = qtc_flag > c.QTC_LONG_MS
         flags.append(
             Flag(
-                "QTC_LONG",
-                Severity.URGENT,
+                "QTC_LONG" if urgent else "QTC_PROLONGED",
+                Severity.URGENT if urgent else Severity.INFO,
                 {
                     "qtc_ms": _r(qtc_flag),
                     "formula": formula,
                     "qt_ms": _r(qt_ms),
-                    "threshold_ms": c.QTC_LONG_MS,
+                    "threshold_ms": c.QTC_LONG_MS if urgent else prolonged_ms,
                 },
             )
         )

@@ -27,6 +27,7 @@ FLAG_CODES: frozenset[str] = frozenset(
         "AF",
         "AFL",
         "QTC_LONG",
+        "QTC_PROLONGED",
         "TACHY_SEVERE",
         "LBBB",
         "SINUS_BRADY",

@@ -99,6 +99,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "flag.AF": ("心房颤动", "Atrial fibrillation"),
     "flag.AFL": ("心房扑动", "Atrial flutter"),
     "flag.QTC_LONG": ("QTc 延长 (>500 ms)", "Long QTc (>500 ms)"),
+    "flag.QTC_PROLONGED": (
+        "QTc 延长 (男 ≥450, 女 ≥460 ms)",
+        "Prolonged QTc (men ≥450, women ≥460 ms)",
+    ),
     "flag.TACHY_SEVERE": ("心率 >150 次/分", "Heart rate >150/min"),
     "flag.LBBB": ("左束支传导阻滞 (STEMI 标准不适用)", "LBBB (STEMI criteria do not apply)"),
     "flag.RBBB": ("右束支传导阻滞", "Right bundle branch block"),

@@ -270,3 +270,23 @@ def test_isoelectric_spline_removes_wander_and_keeps_st() -> None:
     assert np.all(np.abs(pr) < 0.01)
     assert np.all(np.abs(st - 0.2) < 0.05), st
     assert abs(float(np.median(st)) - 0.2) < 0.015, st
+
+
+def test_qtc_limits_by_sex() -> None:
+    """Prolonged QTc from 450 ms in men and unknown sex, 460 ms in women (AHA 2009)."""
+    from ecg_relay.analysis import criteria
+
+    assert criteria.qtc_prolonged_ms("M") == 450.0
+    assert criteria.qtc_prolonged_ms(None) == 450.0
+    assert criteria.qtc_prolonged_ms("F") == 460.0
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_qtc_over_500_is_urgent_and_normal_qtc_is_silent(seed: int) -> None:
+    """QTc 560 ms is QTC_LONG (urgent), not the info statement; QTc 410 ms raises neither."""
+    e = simulate("long_qt", seed=seed)
+    long_qt = analyze(e.signals, e.fs, e.lead_names, sex="F", age=50)
+    assert "QTC_LONG" in long_qt.codes and "QTC_PROLONGED" not in long_qt.codes
+    e = simulate("normal", seed=seed)
+    normal = analyze(e.signals, e.fs, e.lead_names, sex="M", age=50)
+    assert not {"QTC_LONG", "QTC_PROLONGED"} & set(normal.codes), normal.codes
