@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import welch
+
+from ecg_relay.analysis.spectral import welch
 
 FLAT_PTP_MV = 0.05  # a connected electrode shows at least QRS or noise above 50 uV
 CLIP_FRACTION = 0.02  # >2% of samples stuck at the extreme value = amplifier saturation
@@ -28,7 +29,7 @@ def lead_quality(raw: np.ndarray, fs: int, mains_hz: float) -> list[str]:
     ptp = np.ptp(x, axis=0)
     stuck = np.maximum(np.mean(x == x.min(axis=0), axis=0), np.mean(x == x.max(axis=0), axis=0))
     # One Welch estimate for all leads: per-lead calls cost more than the transform itself.
-    freqs, psd = welch(x, fs=fs, nperseg=min(n, 2 * fs), axis=0)
+    freqs, psd = welch(x, fs, min(n, 2 * fs))
     df = float(freqs[1] - freqs[0])
 
     def band(a: float, b: float) -> np.ndarray:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import detrend, find_peaks, welch
+from scipy.signal import detrend, find_peaks
 
 from ecg_relay.analysis import criteria as c
 from ecg_relay.analysis.beats import MEDIAN_POST_S, MEDIAN_PRE_S
 from ecg_relay.analysis.delineation import Fiducials
+from ecg_relay.analysis.spectral import welch
 
 P_LOCK_CORRELATION = 0.6
 
@@ -53,7 +54,7 @@ def atrial_activity(res: np.ndarray, fs: int) -> AtrialActivity:
     """Spectral and P-wave features of the QRS-T-cancelled lead (1-D, mV)."""
     if res.size < fs * 2:
         return AtrialActivity(None, 0.0, 0.0, None, False)
-    freqs, psd = welch(res, fs=fs, nperseg=min(res.size, 4 * fs))
+    freqs, psd = welch(res, fs, min(res.size, 4 * fs))
     band = (freqs >= 2) & (freqs <= 15)
     if not band.any() or psd[band].sum() <= 0:
         return AtrialActivity(None, 0.0, 0.0, None, False)
@@ -80,7 +81,7 @@ def vf_spectrum_fraction(x: np.ndarray, fs: int) -> np.ndarray:
     x2 = x[:, None] if x.ndim == 1 else x
     if x2.shape[0] < fs:
         return np.zeros(x2.shape[1])
-    freqs, psd = welch(x2, fs=fs, nperseg=min(x2.shape[0], 4 * fs), axis=0)
+    freqs, psd = welch(x2, fs, min(x2.shape[0], 4 * fs))
     total = psd[(freqs >= 1) & (freqs <= 30)].sum(axis=0)
     vf = psd[(freqs >= 3) & (freqs <= 9)].sum(axis=0)
     return np.asarray(np.where(total > 0, vf / np.where(total > 0, total, 1.0), 0.0))
