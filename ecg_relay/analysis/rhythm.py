@@ -161,15 +161,16 @@ def align_beats(
     tmpl = tmpl - tmpl.mean()
     norm_t = float(np.linalg.norm(tmpl)) + 1e-12
     out = r_peaks.copy()
-    for i, r in enumerate(r_peaks):
-        a, b = r - w0 - shift, r + w1 + shift
-        if a < 0 or b > x.size:
-            continue
-        seg = x[a:b]
-        windows = np.lib.stride_tricks.sliding_window_view(seg, tmpl.size)
-        windows = windows - windows.mean(axis=1, keepdims=True)
-        corr = windows @ tmpl / (np.linalg.norm(windows, axis=1) * norm_t + 1e-12)
-        out[i] = r - shift + int(np.argmax(corr))
+    starts = r_peaks - w0 - shift
+    inside = np.flatnonzero((starts >= 0) & (r_peaks + w1 + shift <= x.size))
+    if inside.size == 0:
+        return out
+    # All beats at once: (beats, shifts, window) candidate windows around each R.
+    segs = x[starts[inside, None] + np.arange(w0 + w1 + 2 * shift)]
+    windows = np.lib.stride_tricks.sliding_window_view(segs, tmpl.size, axis=1)
+    windows = windows - windows.mean(axis=2, keepdims=True)
+    corr = windows @ tmpl / (np.linalg.norm(windows, axis=2) * norm_t + 1e-12)
+    out[inside] = r_peaks[inside] - shift + np.argmax(corr, axis=1)
     return out
 
 
