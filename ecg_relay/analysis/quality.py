@@ -26,8 +26,16 @@ def lead_quality(raw: np.ndarray, fs: int, mains_hz: float) -> list[str]:
     else:
         fill = np.nanmedian(np.where(finite, raw, np.nan), axis=0) if finite.any() else 0.0
         x = np.where(finite, raw, np.nan_to_num(fill))
-    ptp = np.ptp(x, axis=0)
-    stuck = np.maximum(np.mean(x == x.min(axis=0), axis=0), np.mean(x == x.max(axis=0), axis=0))
+    # Extremes, and the share of samples stuck at them, on a time-last copy: reductions over
+    # the long contiguous axis are several times faster, and min, max and counts are exact
+    # in any order.
+    xt = np.ascontiguousarray(x.T)
+    lowest, highest = xt.min(axis=1), xt.max(axis=1)
+    ptp = highest - lowest
+    stuck = np.maximum(
+        np.count_nonzero(xt == lowest[:, None], axis=1),
+        np.count_nonzero(xt == highest[:, None], axis=1),
+    ) / max(n, 1)
     # One Welch estimate for all leads: per-lead calls cost more than the transform itself.
     freqs, psd = welch(x, fs, min(n, 2 * fs))
     df = float(freqs[1] - freqs[0])
