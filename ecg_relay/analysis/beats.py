@@ -301,12 +301,13 @@ def _refine(x: np.ndarray, peaks: np.ndarray, fs: int) -> np.ndarray:
     """
     if peaks.size == 0:
         return peaks.astype(int)
-    strongest = int(np.argmax(np.percentile(np.abs(x), 99, axis=0)))
+    # Order statistics are exact in any layout: taken over time-last (contiguous) rows.
+    strongest = int(np.argmax(np.percentile(np.abs(x.T), 99, axis=1)))
     w = int(REFINE_S * fs)
     sig = x[:, strongest]
     spans = [(max(0, int(p) - w), min(len(sig), int(p) + w)) for p in peaks]
-    up = np.median([sig[a:b].max() for a, b in spans])
-    down = np.median([-sig[a:b].min() for a, b in spans])
+    up = median_of_stack(np.array([sig[a:b].max() for a, b in spans]))
+    down = median_of_stack(np.array([-sig[a:b].min() for a, b in spans]))
     polarity = 1.0 if up >= down else -1.0
     refined = [a + int(np.argmax(polarity * sig[a:b])) for a, b in spans]
     out = np.unique(np.asarray(refined, dtype=int))

@@ -89,8 +89,9 @@ def analyze(
         return _unreadable("too_short", dict.fromkeys(names, "missing"))
 
     finite = np.isfinite(x)
-    nan_frac = np.mean(~finite, axis=0)
-    if not finite.all():
+    all_finite = bool(finite.all())
+    nan_frac = np.zeros(x.shape[1]) if all_finite else np.mean(~finite, axis=0)
+    if not all_finite:
         # Missing samples (WFDB's sentinel, NaN, inf) take the lead's median value.
         fill = np.zeros(x.shape[1])
         some = finite.any(axis=0)

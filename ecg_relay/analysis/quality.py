@@ -51,9 +51,10 @@ def lead_quality(raw: np.ndarray, fs: int, mains_hz: float) -> list[str]:
     # is not passed off as (notchable) mains interference.
     hum = mains**2 + band(2 * mains_hz - 1, 2 * mains_hz + 1) ** 2
     noise = np.sqrt(np.maximum(band(40, min(150, fs / 2 - 1)) ** 2 - hum, 0.0))
+    present = np.count_nonzero(finite, axis=0) / n  # share of recorded samples per lead
     labels: list[str] = []
     for j in range(n_leads):
-        if finite[:, j].mean() < 0.9:
+        if present[j] < 0.9:
             labels.append("missing")
         elif ptp[j] < FLAT_PTP_MV:
             labels.append("flat")

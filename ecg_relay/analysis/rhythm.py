@@ -62,7 +62,8 @@ def atrial_activity(res: np.ndarray, fs: int) -> AtrialActivity:
     k = int(np.argmax(pb))
     dom = float(fb[k])
     conc = float(pb[np.abs(fb - dom) <= 0.5].sum() / pb.sum())
-    amp = float(np.percentile(res, 99) - np.percentile(res, 1)) / 2
+    p1, p99 = np.percentile(res, [1, 99])  # one partition for both
+    amp = float(p99 - p1) / 2
     peaks, _ = find_peaks(res, distance=int(0.3 * fs), prominence=0.05, width=int(0.02 * fs))
     p_rate = None
     regular = False
