@@ -278,7 +278,8 @@ def detect_qrs(band: np.ndarray, fs: int, usable: np.ndarray) -> np.ndarray:
     cols = np.flatnonzero(usable)
     if cols.size == 0 or band.shape[0] < 2:
         return np.array([], dtype=int)
-    x = band[:, cols]
+    # Every lead usable (the usual case): no column copy; the features are the same.
+    x = band if cols.size == band.shape[1] else band[:, cols]
     feature = slope_feature(x, fs)
     env, cand = _candidates(feature, fs)
     if cand.index.size == 0:
@@ -301,12 +302,13 @@ def _refine(x: np.ndarray, peaks: np.ndarray, fs: int) -> np.ndarray:
     """
     if peaks.size == 0:
         return peaks.astype(int)
-    strongest = int(np.argmax(np.percentile(np.abs(x), 99, axis=0)))
+    # Order statistics are exact in any layout: taken over time-last (contiguous) rows.
+    strongest = int(np.argmax(np.percentile(np.abs(x.T), 99, axis=1)))
     w = int(REFINE_S * fs)
     sig = x[:, strongest]
     spans = [(max(0, int(p) - w), min(len(sig), int(p) + w)) for p in peaks]
-    up = np.median([sig[a:b].max() for a, b in spans])
-    down = np.median([-sig[a:b].min() for a, b in spans])
+    up = median_of_stack(np.array([sig[a:b].max() for a, b in spans]))
+    down = median_of_stack(np.array([-sig[a:b].min() for a, b in spans]))
     polarity = 1.0 if up >= down else -1.0
     refined = [a + int(np.argmax(polarity * sig[a:b])) for a, b in spans]
     out = np.unique(np.asarray(refined, dtype=int))
@@ -333,29 +335,48 @@ def type_beats(diag: np.ndarray, r_peaks: np.ndarray, fs: int, usable: np.ndarra
         return np.ones(r_peaks.size, dtype=bool)
     w0, w1 = int(0.06 * fs), int(0.10 * fs)
     cols = np.flatnonzero(usable)
-    segs: list[np.ndarray | None] = []
-    valid = []
-    for r in r_peaks:
-        if r - w0 < 0 or r + w1 > diag.shape[0]:
-            segs.append(None)
-            valid.append(False)
-            continue
-        segs.append(diag[r - w0 : r + w1, cols].ravel())
-        valid.append(True)
-    stack = np.array([s for s in segs if s is not None])
-    if stack.size == 0:
+    valid = (r_peaks - w0 >= 0) & (r_peaks + w1 <= diag.shape[0])
+    if not valid.any() or cols.size == 0:
         return np.ones(r_peaks.size, dtype=bool)
+    # (beats, time * leads): each beat's QRS window, time-major as ``ravel`` of the slice.
+    window = r_peaks[valid, None] - w0 + np.arange(w0 + w1)
+    stack = diag[window][:, :, cols].reshape(int(valid.sum()), -1)
     template = median_of_stack(stack)
+    corr, amp = _shape_match(stack, template)
     out = np.zeros(r_peaks.size, dtype=bool)
-    for i, s in enumerate(segs):
-        if s is None:
-            continue
-        c = np.corrcoef(s, template)[0, 1]
-        amp = np.linalg.norm(s) / (np.linalg.norm(template) + 1e-9)
-        out[i] = bool(c >= DOMINANT_CORRELATION and 0.5 < amp < 2.0)
+    out[valid] = (corr >= DOMINANT_CORRELATION) & (amp > 0.5) & (amp < 2.0)
     if not out.any():
-        out[:] = np.asarray(valid)
+        out[:] = valid
     return out
+
+
+# The batched correlations below differ from np.corrcoef in the last bits at most (~1e-15);
+# within this distance of a decision limit a beat is recomputed exactly as np.corrcoef and
+# np.linalg.norm do it, so the dominant/ectopic decisions are those of the per-beat loop.
+_DECISION_GUARD = 1e-9
+
+
+def _shape_match(stack: np.ndarray, template: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``stack`` (beats, samples): Pearson correlation with ``template`` and the
+    ratio of their norms (the amplitude of the beat relative to the template).
+
+    One matrix product for all beats instead of an ``np.corrcoef`` call per beat.
+    """
+    centred = stack - stack.mean(axis=1, keepdims=True)
+    t_centred = template - template.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = (centred @ t_centred) / np.sqrt(
+            np.einsum("ij,ij->i", centred, centred) * float(t_centred @ t_centred)
+        )
+    t_norm = np.linalg.norm(template) + 1e-9
+    amp = np.sqrt(np.einsum("ij,ij->i", stack, stack)) / t_norm
+    near = (np.abs(corr - DOMINANT_CORRELATION) < _DECISION_GUARD) | (
+        np.minimum(np.abs(amp - 0.5), np.abs(amp - 2.0)) < _DECISION_GUARD
+    )
+    for i in np.flatnonzero(near):
+        corr[i] = np.corrcoef(stack[i], template)[0, 1]
+        amp[i] = np.linalg.norm(stack[i]) / t_norm
+    return np.clip(corr, -1.0, 1.0), amp
 
 
 def median_of_stack(stack: np.ndarray) -> np.ndarray:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ecg_relay.analysis.beats import median_of_stack
+
 ONSET_SEARCH_S = 0.15
 OFFSET_SEARCH_S = 0.20
 LEAD_WEIGHT_FLOOR = 0.25  # a lead counts as if its QRS slope were >= 25% of the largest
@@ -223,11 +225,11 @@ def delineate(
 
     b0 = max(0, onset - int(BASELINE_WINDOW_S[0] * fs))
     b1 = max(b0 + 1, onset - int(BASELINE_WINDOW_S[1] * fs))
-    baseline = np.median(med[b0:b1], axis=0)
+    baseline = median_of_stack(med[b0:b1])
     # A PR segment that slopes (flutter waves locked to the QRS, a P wave running into
     # the QRS) is no reference for ST: such leads are left out of the ST criteria.
     edge = max(1, (b1 - b0) // 4)
-    drift = np.abs(np.median(med[b1 - edge : b1], axis=0) - np.median(med[b0 : b0 + edge], axis=0))
+    drift = np.abs(median_of_stack(med[b1 - edge : b1]) - median_of_stack(med[b0 : b0 + edge]))
     baseline_stable = drift < BASELINE_DRIFT_MV
     rel = med - baseline
 
@@ -329,10 +331,10 @@ def with_st_from(med_st: np.ndarray, fid: Fiducials, fs: int) -> Fiducials:
     onset, offset = fid.qrs_onset, fid.qrs_offset
     b0 = max(0, onset - int(BASELINE_WINDOW_S[0] * fs))
     b1 = max(b0 + 1, onset - int(BASELINE_WINDOW_S[1] * fs))
-    baseline = np.median(med_st[b0:b1], axis=0)
+    baseline = median_of_stack(med_st[b0:b1])
     edge = max(1, (b1 - b0) // 4)
     drift = np.abs(
-        np.median(med_st[b1 - edge : b1], axis=0) - np.median(med_st[b0 : b0 + edge], axis=0)
+        median_of_stack(med_st[b1 - edge : b1]) - median_of_stack(med_st[b0 : b0 + edge])
     )
     rel = med_st - baseline
     j1 = min(rel.shape[0], offset + max(1, int(ST_J_WINDOW_S * fs)))

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 from scipy.interpolate import CubicSpline
-from scipy.signal import butter, iirnotch, resample_poly, sosfiltfilt, tf2sos
+from scipy.signal import butter, iirnotch, resample_poly, sosfilt, sosfilt_zi, tf2sos
 
 TARGET_FS = 500
 HIGHPASS_HZ = 0.5  # <= 0.67 Hz (AHA 2007) for zero-phase filtering
@@ -33,6 +33,41 @@ def _sos_band(low: float | None, high: float | None, fs: int, order: int) -> np.
 def _sos_notch(mains_hz: float, fs: int) -> np.ndarray:
     b, a = iirnotch(mains_hz, Q=30.0, fs=fs)
     return tf2sos(b, a)
+
+
+@lru_cache(maxsize=16)
+def _steady_state(sos_bytes: bytes, n_sections: int) -> tuple[np.ndarray, int]:
+    """``sosfilt_zi`` of the cascade, (sections, 2), and sosfiltfilt's default pad length."""
+    sos = np.frombuffer(sos_bytes).reshape(n_sections, 6)
+    ntaps = 2 * n_sections + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    return sosfilt_zi(sos), 3 * ntaps
+
+
+def _filtfilt(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``scipy.signal.sosfiltfilt(sos, x, axis=0)`` (odd padding), bit-for-bit.
+
+    SciPy's version recomputes the steady state (``sosfilt_zi``) on every call and copies
+    the (n, leads) signal into time-last order twice; here the steady state is cached and
+    the work runs on time-last arrays, so chained filters pass it on without a copy. The
+    arithmetic is SciPy's, and so is the memory layout of the result (a reversed view of
+    the time-last buffer), on which the order of later sums depends.
+    """
+    zi, edge = _steady_state(sos.tobytes(), sos.shape[0])
+    xt = np.moveaxis(x, 0, -1)  # (..., n): a view
+    n = xt.shape[-1]
+    if n <= edge:
+        raise ValueError(
+            f"The length of the input vector x must be greater than padlen, which is {edge}."
+        )
+    first, last = xt[..., :1], xt[..., -1:]
+    ext = np.concatenate(
+        (2 * first - xt[..., edge:0:-1], xt, 2 * last - xt[..., -2 : -(edge + 2) : -1]), axis=-1
+    )
+    # Initial states (sections, ..., 2): the steady state scaled to each lead's end value.
+    zi = zi.reshape((zi.shape[0],) + (1,) * (xt.ndim - 1) + (2,))
+    fwd, _ = sosfilt(sos, ext, axis=-1, zi=zi * ext[..., :1])
+    back, _ = sosfilt(sos, fwd[..., ::-1], axis=-1, zi=zi * fwd[..., -1:])
+    return np.moveaxis(back[..., ::-1][..., edge:-edge], -1, 0)
 
 
 def resample(signals: np.ndarray, fs: float, target: int = TARGET_FS) -> np.ndarray:
@@ -67,13 +102,13 @@ def measurement_band(signals: np.ndarray, fs: int, mains_hz: float) -> np.ndarra
     """
     x = signals
     if mains_hz < fs / 2:
-        x = sosfiltfilt(_sos_notch(mains_hz, fs), x, axis=0)
-    return sosfiltfilt(_sos_band(None, LOWPASS_DIAG_HZ, fs, 4), x, axis=0)
+        x = _filtfilt(_sos_notch(mains_hz, fs), x)
+    return _filtfilt(_sos_band(None, LOWPASS_DIAG_HZ, fs, 4), x)
 
 
 def high_pass(signals: np.ndarray, fs: int) -> np.ndarray:
     """The zero-phase 0.5 Hz baseline high-pass (n, leads)."""
-    return sosfiltfilt(_sos_band(HIGHPASS_HZ, None, fs, 2), signals, axis=0)
+    return _filtfilt(_sos_band(HIGHPASS_HZ, None, fs, 2), signals)
 
 
 def diagnostic(signals: np.ndarray, fs: int, mains_hz: float) -> np.ndarray:
@@ -84,7 +119,7 @@ def diagnostic(signals: np.ndarray, fs: int, mains_hz: float) -> np.ndarray:
 def detection(signals: np.ndarray, fs: int) -> np.ndarray:
     """Band-passed signals for QRS detection (n, leads)."""
     low, high = DETECT_BAND_HZ
-    return sosfiltfilt(_sos_band(low, high, fs, 2), signals, axis=0)
+    return _filtfilt(_sos_band(low, high, fs, 2), signals)
 
 
 def isoelectric_corrected(band: np.ndarray, knots: np.ndarray, half_width: int) -> np.ndarray:

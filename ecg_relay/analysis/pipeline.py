@@ -89,8 +89,9 @@ def analyze(
         return _unreadable("too_short", dict.fromkeys(names, "missing"))
 
     finite = np.isfinite(x)
-    nan_frac = np.mean(~finite, axis=0)
-    if not finite.all():
+    all_finite = bool(finite.all())
+    nan_frac = np.zeros(x.shape[1]) if all_finite else np.mean(~finite, axis=0)
+    if not all_finite:
         # Missing samples (WFDB's sentinel, NaN, inf) take the lead's median value.
         fill = np.zeros(x.shape[1])
         some = finite.any(axis=0)
@@ -116,14 +117,22 @@ def analyze(
     r_peaks = detect_qrs(band, FS, detectable)
     dominant = type_beats(diag, r_peaks, FS, detectable)
     amp = float(max(np.ptp(diag[:, j]) for j in np.flatnonzero(detectable)))
-    vf_frac = float(np.median(vf_spectrum_fraction(diag[:, np.flatnonzero(detectable)], FS)))
     dom_share = float(dominant.mean()) if r_peaks.size else 0.0
 
     # Lethal rhythms first: no organised QRS complexes. Below 0.3 mV in every lead
     # there is no QRS to detect, whatever the detector found in the noise.
     # Fibrillation waves fool any QRS detector; what it finds on them has no consistent RR.
     chaotic = r_peaks.size >= 3 and rr_irregularity(np.diff(r_peaks) / FS) >= c.VF_RR_CHAOS
-    if (
+    # The VF spectrum (a Welch estimate over every lead) only decides records that already
+    # look disorganised or flat; an organised record cannot meet the criteria below
+    # whatever its spectrum, so it skips the estimate.
+    suspect = r_peaks.size < 3 or dom_share < 0.5 or chaotic or amp < c.ASYSTOLE_MAX_MV
+    vf_frac = (
+        float(np.median(vf_spectrum_fraction(diag[:, np.flatnonzero(detectable)], FS)))
+        if suspect
+        else 0.0
+    )
+    if suspect and (
         r_peaks.size < 3
         # Mixed morphologies (paced and own beats, bigeminy) are no dominant majority but
         # still organised; only with chaotic RR or a VF spectrum do they mean fibrillation.

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import detrend, find_peaks, welch
+from scipy.signal import detrend, find_peaks
 
 from ecg_relay.analysis import criteria as c
 from ecg_relay.analysis.beats import MEDIAN_POST_S, MEDIAN_PRE_S
 from ecg_relay.analysis.delineation import Fiducials
+from ecg_relay.analysis.spectral import welch
 
 P_LOCK_CORRELATION = 0.6
 
@@ -53,7 +54,7 @@ def atrial_activity(res: np.ndarray, fs: int) -> AtrialActivity:
     """Spectral and P-wave features of the QRS-T-cancelled lead (1-D, mV)."""
     if res.size < fs * 2:
         return AtrialActivity(None, 0.0, 0.0, None, False)
-    freqs, psd = welch(res, fs=fs, nperseg=min(res.size, 4 * fs))
+    freqs, psd = welch(res, fs, min(res.size, 4 * fs))
     band = (freqs >= 2) & (freqs <= 15)
     if not band.any() or psd[band].sum() <= 0:
         return AtrialActivity(None, 0.0, 0.0, None, False)
@@ -61,7 +62,8 @@ def atrial_activity(res: np.ndarray, fs: int) -> AtrialActivity:
     k = int(np.argmax(pb))
     dom = float(fb[k])
     conc = float(pb[np.abs(fb - dom) <= 0.5].sum() / pb.sum())
-    amp = float(np.percentile(res, 99) - np.percentile(res, 1)) / 2
+    p1, p99 = np.percentile(res, [1, 99])  # one partition for both
+    amp = float(p99 - p1) / 2
     peaks, _ = find_peaks(res, distance=int(0.3 * fs), prominence=0.05, width=int(0.02 * fs))
     p_rate = None
     regular = False
@@ -80,7 +82,7 @@ def vf_spectrum_fraction(x: np.ndarray, fs: int) -> np.ndarray:
     x2 = x[:, None] if x.ndim == 1 else x
     if x2.shape[0] < fs:
         return np.zeros(x2.shape[1])
-    freqs, psd = welch(x2, fs=fs, nperseg=min(x2.shape[0], 4 * fs), axis=0)
+    freqs, psd = welch(x2, fs, min(x2.shape[0], 4 * fs))
     total = psd[(freqs >= 1) & (freqs <= 30)].sum(axis=0)
     vf = psd[(freqs >= 3) & (freqs <= 9)].sum(axis=0)
     return np.asarray(np.where(total > 0, vf / np.where(total > 0, total, 1.0), 0.0))
@@ -160,15 +162,16 @@ def align_beats(
     tmpl = tmpl - tmpl.mean()
     norm_t = float(np.linalg.norm(tmpl)) + 1e-12
     out = r_peaks.copy()
-    for i, r in enumerate(r_peaks):
-        a, b = r - w0 - shift, r + w1 + shift
-        if a < 0 or b > x.size:
-            continue
-        seg = x[a:b]
-        windows = np.lib.stride_tricks.sliding_window_view(seg, tmpl.size)
-        windows = windows - windows.mean(axis=1, keepdims=True)
-        corr = windows @ tmpl / (np.linalg.norm(windows, axis=1) * norm_t + 1e-12)
-        out[i] = r - shift + int(np.argmax(corr))
+    starts = r_peaks - w0 - shift
+    inside = np.flatnonzero((starts >= 0) & (r_peaks + w1 + shift <= x.size))
+    if inside.size == 0:
+        return out
+    # All beats at once: (beats, shifts, window) candidate windows around each R.
+    segs = x[starts[inside, None] + np.arange(w0 + w1 + 2 * shift)]
+    windows = np.lib.stride_tricks.sliding_window_view(segs, tmpl.size, axis=1)
+    windows = windows - windows.mean(axis=2, keepdims=True)
+    corr = windows @ tmpl / (np.linalg.norm(windows, axis=2) * norm_t + 1e-12)
+    out[inside] = r_peaks[inside] - shift + np.argmax(corr, axis=1)
     return out
 
 
