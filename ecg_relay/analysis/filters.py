@@ -1,8 +1,10 @@
-"""Zero-phase filters that keep the ST segment intact.
+"""Zero-phase filters, and the spline baseline that ST levels are read after.
 
-The high-pass corner is 0.5 Hz, below the 0.67 Hz limit that AHA/ACC/HRS recommend
-for diagnostic ECGs (Kligfield et al., Circulation 2007;115:1306) so that a forward
-and backward pass does not distort the ST segment.
+The high-pass corner is 0.5 Hz, below the 0.67 Hz limit that AHA/ACC/HRS allow for
+zero-phase filtering of diagnostic ECGs (Kligfield et al., Circulation 2007;115:1306).
+Even so it takes a little of a slow ST shift at low heart rates, so ST levels are read on
+the measurement band with a cubic-spline PR-segment baseline removed instead
+(`isoelectric_corrected`), which no high-pass touches.
 """
 
 from __future__ import annotations
