@@ -18,16 +18,15 @@ from ecg_relay.analysis.leads import (
     LIMB_LEADS,
     normalise_lead,
 )
-from ecg_relay.analysis.quality import lead_quality, limb_reversal_suspected
+from ecg_relay.analysis.quality import lead_quality, limb_reversal_suspected, qrs_to_noise
 from ecg_relay.analysis.result import ALGORITHM_VERSION, AnalysisResult, Flag, Severity
 from ecg_relay.analysis.rhythm import (
-    align_beats,
     atrial_activity,
+    best_p_coherence,
     flutter_from_leads,
     flutter_hz,
     flutter_periodicity,
     p_time_locked,
-    p_wave_coherence,
     qrs_core,
     qrs_widths_ms,
     residual,
@@ -167,7 +166,7 @@ def analyze(
     med = median_beats(diag, r_peaks, dominant, FS)
     if med is None:
         return _unreadable("no_complete_beat", quality)
-    if all_noisy and _qrs_to_noise(x, measured, med, detectable) < c.MIN_QRS_TO_NOISE:
+    if all_noisy and qrs_to_noise(x, measured, med, detectable, FS) < c.MIN_QRS_TO_NOISE:
         # Noise on every lead and no QRS standing out of it in the median beat: what the
         # detector found is the noise itself (white noise read as VT before). Muscle tremor
         # over a real ECG leaves the QRS far above the noise and is analysed.
@@ -200,43 +199,6 @@ def analyze(
         sex=sex,
         age=age,
     )
-
-
-def _p_coherence(
-    diag: np.ndarray,
-    med: np.ndarray,
-    r_peaks: np.ndarray,
-    fid: Fiducials,
-    idx: dict[str, int],
-    ok: set[str],
-    rr_med: float,
-) -> float | None:
-    """P-wave coherence in the lead where P waves are clearest (II or V1), as readers look."""
-    pre = int(MEDIAN_PRE_S * FS)
-    best: float | None = None
-    for name in ("II", "V1"):
-        if name not in ok:
-            continue
-        j = idx[name]
-        aligned = align_beats(diag[:, j], r_peaks, med[:, j], pre, FS)
-        value = p_wave_coherence(diag[:, j], aligned, fid.qrs_onset - pre, rr_med, FS)
-        if value is not None and (best is None or value > best):
-            best = value
-    return best
-
-
-def _qrs_to_noise(x: np.ndarray, measured: np.ndarray, med: np.ndarray, leads: np.ndarray) -> float:
-    """Largest ratio over ``leads`` of the median beat's QRS size to the lead's noise RMS.
-
-    QRS size: peak-to-peak within 60 ms of R in the median beat (mV); noise: RMS of what the
-    40 Hz measurement band removed (muscle and electrode noise above 40 Hz, mV).
-    """
-    r = int(MEDIAN_PRE_S * FS)
-    w = int(0.06 * FS)
-    cols = np.flatnonzero(leads)
-    qrs = np.ptp(med[r - w : r + w, cols], axis=0)
-    noise = np.std(x[:, cols] - measured[:, cols], axis=0) + 1e-9
-    return float(np.max(qrs / noise))
 
 
 def _assess(
@@ -275,7 +237,7 @@ def _assess(
     sinus_candidates = dominant & on_time
     if sinus_candidates.sum() < 4:
         sinus_candidates = dominant
-    coherence = _p_coherence(diag, med, r_peaks[sinus_candidates], fid, idx, ok, rr_med)
+    coherence = best_p_coherence(diag, med, r_peaks[sinus_candidates], fid, idx, ok, rr_med, FS)
     # Ectopic removal only when ectopics are the exception (isolated beats).
     isolated = dominant.mean() >= c.DOMINANT_SHARE_FOR_ECTOPIC_REMOVAL
     rr_dominant = rr[dominant[1:] & dominant[:-1]] if isolated else rr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ecg_relay.analysis.beats import MEDIAN_PRE_S
 from ecg_relay.analysis.spectral import welch
 
 FLAT_PTP_MV = 0.05  # a connected electrode shows at least QRS or noise above 50 uV
@@ -76,3 +77,19 @@ def limb_reversal_suspected(qrs_area: dict[str, float], p_amp: dict[str, float])
     if not {"I", "aVR"} <= qrs_area.keys():
         return False
     return qrs_area["I"] < 0 and p_amp.get("I", 0.0) < -0.03 and qrs_area["aVR"] > 0
+
+
+def qrs_to_noise(
+    x: np.ndarray, measured: np.ndarray, med: np.ndarray, leads: np.ndarray, fs: int
+) -> float:
+    """Largest ratio over ``leads`` of the median beat's QRS size to the lead's noise RMS.
+
+    QRS size: peak-to-peak within 60 ms of R in the median beat (mV); noise: RMS of what the
+    40 Hz measurement band removed (muscle and electrode noise above 40 Hz, mV).
+    """
+    r = int(MEDIAN_PRE_S * fs)
+    w = int(0.06 * fs)
+    cols = np.flatnonzero(leads)
+    qrs = np.ptp(med[r - w : r + w, cols], axis=0)
+    noise = np.std(x[:, cols] - measured[:, cols], axis=0) + 1e-9
+    return float(np.max(qrs / noise))

@@ -410,3 +410,27 @@ def ventricular_run(widths_ms: np.ndarray, dominant: np.ndarray, rr_s: np.ndarra
         run = run + 1 if hit else 0
         best = max(best, run)
     return best
+
+
+def best_p_coherence(
+    diag: np.ndarray,
+    med: np.ndarray,
+    r_peaks: np.ndarray,
+    fid: Fiducials,
+    idx: dict[str, int],
+    ok: set[str],
+    rr_med: float,
+    fs: int,
+) -> float | None:
+    """P-wave coherence in the lead where P waves are clearest (II or V1), as readers look."""
+    pre = int(MEDIAN_PRE_S * fs)
+    best: float | None = None
+    for name in ("II", "V1"):
+        if name not in ok:
+            continue
+        j = idx[name]
+        aligned = align_beats(diag[:, j], r_peaks, med[:, j], pre, fs)
+        value = p_wave_coherence(diag[:, j], aligned, fid.qrs_onset - pre, rr_med, fs)
+        if value is not None and (best is None or value > best):
+            best = value
+    return best
