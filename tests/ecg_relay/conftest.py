@@ -130,3 +130,21 @@ class CuttingProxy:
         await asyncio.gather(upstream(), downstream(), return_exceptions=True)
         writer.transport.abort()
         up_writer.transport.abort()
+
+
+@pytest.fixture()
+def burst_server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
+    """The platform with the per-cart offer rate out of the way, for bursts from one cart.
+
+    Fifty concurrent copies from one cart retry offers while four are in flight; on a slow
+    machine their retries passed the 120 offers a minute, and a client whose backoff ran out
+    inside that minute failed the test. The rate limit has its own tests (``tight_server``
+    in test_relay.py, and test_protocol.py); every other limit stays at its default.
+    """
+    from xinlian.app import create_app
+
+    settings = make_settings(tmp_path, database_url, max_offers_per_minute=100_000)
+    live = start_server(create_app(settings, migrate=False), settings)
+    yield live
+    stop_server(live)
+    live.app.state.engine.dispose()

@@ -338,15 +338,15 @@ def test_resume_after_connection_cut_mid_chunk(
         assert hashlib.sha256(stored_dat.read_bytes()).hexdigest() == file_sha256(dat)
 
 
-def test_same_record_many_times_is_stored_once(live_server: LiveServer, tmp_path: Path) -> None:
+def test_same_record_many_times_is_stored_once(burst_server: LiveServer, tmp_path: Path) -> None:
     """50 concurrent copies and 5 sequential ones: one record, one job, one referral."""
     from referral_engine.models import Referral
 
-    cart = enrol_cart(live_server)
+    cart = enrol_cart(burst_server)
     files = record_files(tmp_path, scenario="inferior_stemi", seed=3)
 
     async def one(i: int) -> tuple[str, bool]:
-        client = RelayClient(live_server.ws_url, cart.credential)
+        client = RelayClient(burst_server.ws_url, cart.credential)
         try:
             stored = await client.upload(files, metadata={}, upload_id=f"copy-{i}")
         finally:
@@ -361,8 +361,8 @@ def test_same_record_many_times_is_stored_once(live_server: LiveServer, tmp_path
     outcomes = asyncio.run(go())
     assert len({rid for rid, _ in outcomes}) == 1
     assert sum(1 for _, dup in outcomes if not dup) == 1
-    assert _counts(live_server) == (1, 1)
-    with live_server.sessions() as s:
+    assert _counts(burst_server) == (1, 1)
+    with burst_server.sessions() as s:
         import time
 
         deadline = time.monotonic() + 30
@@ -371,7 +371,7 @@ def test_same_record_many_times_is_stored_once(live_server: LiveServer, tmp_path
         ):
             time.sleep(0.2)
         assert s.scalar(select(func.count()).select_from(Referral)) == 1
-    records = list((live_server.settings.ecg_dir / "records").glob("*/*"))
+    records = list((burst_server.settings.ecg_dir / "records").glob("*/*"))
     assert len(records) == 1
 
 
