@@ -195,6 +195,26 @@ def _t_end(
     return round(float(np.percentile(ends, T_END_PERCENTILE))), t_amp, t_max, t_min
 
 
+def _st_levels(
+    med: np.ndarray, onset: int, offset: int, fs: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """PR baseline, its stability, and ST at J, Jt and J+60 ms per lead (mV) of ``med``."""
+    b0 = max(0, onset - int(BASELINE_WINDOW_S[0] * fs))
+    b1 = max(b0 + 1, onset - int(BASELINE_WINDOW_S[1] * fs))
+    baseline = median_of_stack(med[b0:b1])
+    # A PR segment that slopes (flutter waves locked to the QRS, a P wave running into
+    # the QRS) is no reference for ST: such leads are left out of the ST criteria.
+    edge = max(1, (b1 - b0) // 4)
+    drift = np.abs(median_of_stack(med[b1 - edge : b1]) - median_of_stack(med[b0 : b0 + edge]))
+    rel = med - baseline
+    j1 = min(rel.shape[0], offset + max(1, int(ST_J_WINDOW_S * fs)))
+    st_j = rel[offset:j1].mean(axis=0)
+    st_jt = _st_at_jt(rel, offset, j1 - offset, int(JT_SEARCH_S * fs), st_j)
+    k = min(rel.shape[0] - 1, offset + int(ST_60_S * fs))
+    st_j60 = rel[max(0, k - 2) : k + 3].mean(axis=0)
+    return baseline, drift < BASELINE_DRIFT_MV, st_j, st_jt, st_j60
+
+
 def delineate(
     med: np.ndarray,
     fs: int,
@@ -223,21 +243,11 @@ def delineate(
     offset = _quiet_run(active, last_steep, +1, max(1, int(QUIET_OFFSET_S * fs)))
     offset = min(offset, b, last_steep + int(OFFSET_AFTER_STEEP_S * fs))
 
+    baseline, baseline_stable, st_j, st_jt, st_j60 = _st_levels(med, onset, offset, fs)
+    # The PR segment again, for the P wave's noise floor below.
     b0 = max(0, onset - int(BASELINE_WINDOW_S[0] * fs))
     b1 = max(b0 + 1, onset - int(BASELINE_WINDOW_S[1] * fs))
-    baseline = median_of_stack(med[b0:b1])
-    # A PR segment that slopes (flutter waves locked to the QRS, a P wave running into
-    # the QRS) is no reference for ST: such leads are left out of the ST criteria.
-    edge = max(1, (b1 - b0) // 4)
-    drift = np.abs(median_of_stack(med[b1 - edge : b1]) - median_of_stack(med[b0 : b0 + edge]))
-    baseline_stable = drift < BASELINE_DRIFT_MV
     rel = med - baseline
-
-    j1 = min(rel.shape[0], offset + max(1, int(ST_J_WINDOW_S * fs)))
-    st_j = rel[offset:j1].mean(axis=0)
-    st_jt = _st_at_jt(rel, offset, j1 - offset, int(JT_SEARCH_S * fs), st_j)
-    k = min(rel.shape[0] - 1, offset + int(ST_60_S * fs))
-    st_j60 = rel[max(0, k - 2) : k + 3].mean(axis=0)
 
     qrs = rel[onset : offset + 1]
     qrs_area = qrs.sum(axis=0) / fs
@@ -328,22 +338,5 @@ def with_st_from(med_st: np.ndarray, fid: Fiducials, fs: int) -> Fiducials:
     so does ``fid.baseline``, the PR level of the median beats that QRS and T amplitudes are
     measured on.
     """
-    onset, offset = fid.qrs_onset, fid.qrs_offset
-    b0 = max(0, onset - int(BASELINE_WINDOW_S[0] * fs))
-    b1 = max(b0 + 1, onset - int(BASELINE_WINDOW_S[1] * fs))
-    baseline = median_of_stack(med_st[b0:b1])
-    edge = max(1, (b1 - b0) // 4)
-    drift = np.abs(
-        median_of_stack(med_st[b1 - edge : b1]) - median_of_stack(med_st[b0 : b0 + edge])
-    )
-    rel = med_st - baseline
-    j1 = min(rel.shape[0], offset + max(1, int(ST_J_WINDOW_S * fs)))
-    st_j = rel[offset:j1].mean(axis=0)
-    k = min(rel.shape[0] - 1, offset + int(ST_60_S * fs))
-    return replace(
-        fid,
-        baseline_stable=drift < BASELINE_DRIFT_MV,
-        st_j=st_j,
-        st_jt=_st_at_jt(rel, offset, j1 - offset, int(JT_SEARCH_S * fs), st_j),
-        st_j60=rel[max(0, k - 2) : k + 3].mean(axis=0),
-    )
+    _baseline, stable, st_j, st_jt, st_j60 = _st_levels(med_st, fid.qrs_onset, fid.qrs_offset, fs)
+    return replace(fid, baseline_stable=stable, st_j=st_j, st_jt=st_jt, st_j60=st_j60)
