@@ -73,11 +73,18 @@ RPEAK_NOTES = (
     "'(VF'/'(VFL') are not scored, for the analysis and for xqrs alike.",
     "LUDB: only the annotated span of each record is scored (first annotated QRS - 150 ms to "
     "last + 150 ms); LUDB leaves the first and last beat or so unannotated.",
+    "CPSC 2019: each strip is scored from 0.5 s to 9.5 s, as the challenge's own scoring "
+    "(score_2019.py) does; the references leave out beats cut by the strip's edges.",
     "Per record: scored_from_s/scored_to_s bound the scored part, excluded_s counts the "
     "seconds left out (VF/VFL and unannotated edges).",
-    "Records longer than 10 s are analysed in consecutive 10 s windows; xqrs reads the whole "
-    "first signal.",
+    "Records longer than 10 s are analysed in consecutive 10 s windows, each read with 1 s of "
+    "the record on either side and only its own 10 s scored, so that no QRS is cut by a "
+    "window edge; xqrs reads the whole first signal.",
 )
+# CPSC 2019 scores each 10 s strip from 0.5 s to 9.5 s (the challenge's score_2019.py keeps
+# reference R peaks in that span only): the references leave out beats cut by the strip's
+# edges (none before 0.18 s or after 9.91 s in the strips here).
+CPSC2019_SCORED_S = (0.5, 9.5)
 WINDOW_S = 10.0  # carts record 10 s; longer records are analysed in 10 s windows
 
 
@@ -449,7 +456,10 @@ def _reference_beats(directory: Path, record: str) -> ReferenceBeats | None:
     if ref_mat.exists() and data_mat.exists():  # CPSC 2019
         sig = np.asarray(scipy.io.loadmat(str(data_mat))["ecg"], dtype=float).reshape(-1, 1)
         beats = np.asarray(scipy.io.loadmat(str(ref_mat))["R_peak"], dtype=int).ravel()
-        return ReferenceBeats(sig, beats, 500.0)
+        fs = 500.0
+        a, b = int(CPSC2019_SCORED_S[0] * fs), int(CPSC2019_SCORED_S[1] * fs)
+        edges = [(0, a), (b, sig.shape[0])] if b < sig.shape[0] else [(0, a)]
+        return ReferenceBeats(sig, beats[outside(beats, edges)], fs, tuple(edges))
     return None
 
 
@@ -465,18 +475,32 @@ def _unannotated_edges(beats: np.ndarray, n_samples: int, fs: float) -> tuple[tu
     return tuple(spans)
 
 
+# Long records are read as consecutive 10 s cores, each analysed with this much of the
+# record on either side and only the detections inside the core kept: a QRS cut by a
+# window edge is then seen whole by the window around it, as a running monitor sees it.
+DETECT_CONTEXT_S = 1.0
+
+
 def _detect_windows(sig: np.ndarray, fs: float) -> np.ndarray:
     """R peaks that analyze() reports over consecutive 10 s windows, in record samples."""
     names = [f"L{j}" for j in range(sig.shape[1])]
+    n = sig.shape[0]
+    core, context = int(WINDOW_S * fs), int(DETECT_CONTEXT_S * fs)
+    if n <= int(1.5 * core):
+        result = analyze(np.nan_to_num(sig), fs, names)
+        return np.asarray(result.measurements.get("r_peaks", []), dtype=int)
     detected: list[int] = []
-    for start, window in _windows(sig, fs):
-        result = analyze(np.nan_to_num(window), fs, names)
-        detected.extend(start + p for p in result.measurements.get("r_peaks", []))
-    det = np.unique(np.asarray(detected, dtype=int))
-    if det.size:  # windows overlap by nothing, but a beat on an edge may be found twice
-        keep = np.concatenate([[True], np.diff(det) > int(0.2 * fs)])
-        det = det[keep]
-    return det
+    for start in range(0, n, core):
+        end = min(n, start + core)
+        if n - end < core // 2:  # a short tail joins this window
+            end = n
+        lo, hi = max(0, start - context), min(n, end + context)
+        result = analyze(np.nan_to_num(sig[lo:hi]), fs, names)
+        peaks = lo + np.asarray(result.measurements.get("r_peaks", []), dtype=int)
+        detected.extend(int(p) for p in peaks if start <= p < end)
+        if end == n:
+            break
+    return np.asarray(detected, dtype=int)
 
 
 def evaluate_rpeaks(

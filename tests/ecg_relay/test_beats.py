@@ -135,3 +135,19 @@ def test_no_leads_no_beats() -> None:
     """No usable lead: no detection (and no error)."""
     x = np.zeros((5000, 3))
     assert detect_qrs(x, FS, np.zeros(3, dtype=bool)).size == 0
+
+
+def test_artefact_burst_on_one_lead_leaves_the_beats_of_the_other() -> None:
+    """Two leads at 200 Hz (CPSC 2021 layout), lead I buried for 4 s under motion artefact
+    in the QRS band (bursts of 5-15 Hz, twice the QRS size) while lead II stays clean:
+    the beats come through on lead II, and the burst adds none."""
+    from scipy.signal import butter, sosfiltfilt
+
+    e = simulate("normal", seed=11, heart_rate_bpm=75.0)
+    x = resample_poly(e.signals[:, :2], 2, 5, axis=0)
+    truth = np.round(np.array(e.truth.r_peaks) * 200 / FS).astype(int)
+    rng = np.random.default_rng(11)
+    burst = sosfiltfilt(butter(4, [5, 15], "bandpass", fs=200, output="sos"), rng.normal(size=800))
+    qrs = float(np.ptp(x[:, 0]))
+    x[400:1200, 0] += burst / np.ptp(burst) * 2.0 * qrs
+    assert _se_ppv(truth, _peaks(x, 200, ("I", "II")), 200) == (1.0, 1.0)
