@@ -99,6 +99,11 @@ def simulate(
         x[idx[keep]] += morphology.p_wave((idx[keep] - centre * fs) / fs)
     if plan.atrial is not None:
         x += plan.atrial(t)
+    spike = morphology.pacing_spike(fs)
+    for stimulus in plan.stimuli_s:
+        k = round(stimulus * fs)
+        if 0 <= k < n:
+            x[k] += spike
     x = add_noise(x, fs, rng, level=noise * plan.noise_factor, mains_hz=mains_hz)
     signals = morphology.derive_twelve(x)
     for lead in plan.flat_leads:

@@ -31,6 +31,7 @@ CASE_MIX: dict[str, float] = {
     "lateral_stemi": 0.04,
     "vt": 0.02,
     "avb3": 0.02,
+    "paced": 0.01,
     "flutter": 0.02,
 }
 PRELIMINARY = {

@@ -88,6 +88,26 @@ def vt_shape() -> BeatShape:
     return BeatShape(qrs_s=0.160, qrs=(r,), t_waves=(t,), st_j_mv=(0.0,) * 8, r_centre_s=0.070)
 
 
+def paced_shape(*, qt_s: float) -> BeatShape:
+    """Right-ventricular apical pacing: wide QRS (~160 ms) of LBBB type with a superior axis
+    (negative II, III, aVF; broad R in I and aVL), QS in V1-V4, discordant ST-T."""
+    r = Wave(0.080, 0.030, (0.80, -0.90, -1.30, -1.60, -1.40, -0.90, 0.30, 0.70))
+    late = Wave(0.130, 0.020, (0.30, -0.20, -0.20, -0.30, -0.30, -0.20, 0.30, 0.40))
+    t = Wave(qt_s - 0.120, 0.055, (-0.25, 0.25, 0.35, 0.45, 0.40, 0.25, -0.10, -0.25))
+    return BeatShape(qrs_s=0.160, qrs=(r, late), t_waves=(t,), st_j_mv=(0.0,) * 8, r_centre_s=0.080)
+
+
+# A unipolar pacing stimulus seen by each independent lead (mV; a few mV at the skin) and
+# its width: it lasts 0.5 ms, so a sample of a 500 Hz electrocardiograph holds a quarter.
+PACING_SPIKE_MV = (6.0, -8.0, 10.0, 9.0, 7.0, 5.0, 4.0, 3.0)
+PACING_PULSE_S = 0.0005
+
+
+def pacing_spike(fs: int) -> np.ndarray:
+    """The stimulus as one sample per independent lead at ``fs`` Hz: (8,) mV."""
+    return np.asarray(PACING_SPIKE_MV) * min(1.0, PACING_PULSE_S * fs)
+
+
 def render(shape: BeatShape, t_s: np.ndarray, *, amplitude_scale: float = 1.0) -> np.ndarray:
     """Samples of one beat for times ``t_s`` (s from QRS onset): shape (len(t_s), 8), mV."""
     out = np.zeros((t_s.size, len(INDEPENDENT)))

@@ -21,6 +21,7 @@ class Plan:
     shapes: list[m.BeatShape] = field(default_factory=list)
     p_centres_s: list[float] = field(default_factory=list)
     atrial: Callable[[np.ndarray], np.ndarray] | None = None  # (t) -> (n, 8) mV
+    stimuli_s: list[float] = field(default_factory=list)  # pacing stimuli
     flat_leads: tuple[str, ...] = ()
     noise_factor: float = 1.0
     pr_ms: float | None = None
@@ -178,6 +179,8 @@ def build(scenario: str, rng: np.random.Generator, duration: float, hr: float | 
         return Plan(rhythm="asystole", expected_flags=("VF_ASYSTOLE",))
     if scenario == "avb3":
         return _avb3(rng, duration)
+    if scenario == "paced":
+        return _paced(rng, duration)
     raise ValueError(f"unknown scenario {scenario!r}; valid: {', '.join(SCENARIOS)}")
 
 
@@ -325,6 +328,25 @@ def _avb3(rng: np.random.Generator, duration: float) -> Plan:
     )
 
 
+def _paced(rng: np.random.Generator, duration: float) -> Plan:
+    """Complete heart block with a VVI pacemaker at 60/min: every QRS is paced, starting at
+    its stimulus, while the sinus P waves march through at their own rate."""
+    atrial_rate = rng.uniform(72, 85)
+    p_centres = list(np.arange(rng.uniform(0.05, 0.6), duration, 60.0 / atrial_rate))
+    stimuli = [float(s) for s in np.arange(rng.uniform(0.2, 1.0), duration - 0.5, 1.0)]
+    qt = _qt_s(60.0, 0.46)
+    beat = m.paced_shape(qt_s=qt)
+    return Plan(
+        rhythm="paced",
+        qrs_onsets_s=[s + 0.002 for s in stimuli],
+        shapes=[beat] * len(stimuli),
+        p_centres_s=[float(p) for p in p_centres],
+        stimuli_s=stimuli,
+        qt_ms=qt * 1000,
+        expected_flags=("PACED",),
+    )
+
+
 SCENARIOS: tuple[str, ...] = (
     "normal",
     "sinus_brady",
@@ -348,6 +370,7 @@ SCENARIOS: tuple[str, ...] = (
     "long_qt",
     "avb1",
     "avb3",
+    "paced",
     "lead_off",
     "noisy",
 )

@@ -125,6 +125,12 @@ VF_RR_CHAOS = 0.25
 ASYSTOLE_MAX_MV = 0.3
 AVB3_P_TO_QRS_RATIO = 1.3
 AVB3_MAX_VENTRICULAR_BPM = 60.0
+# Beside a pacemaker that holds the ventricles at its lower rate, P waves that do not
+# conduct at a rate over 10% faster show the block it treats (reported with PACED).
+AVB3_P_TO_QRS_RATIO_PACED = 1.1
+# A paced rhythm: a pacing stimulus before at least half of the beats (fusion and own beats
+# make up the rest in demand pacing).
+PACED_BEAT_SHARE = 0.5
 
 
 def ste_threshold_mv(lead: str, *, sex: str | None, age: float | None) -> float:

@@ -18,6 +18,8 @@ from ecg_relay.analysis.leads import (
     LIMB_LEADS,
     normalise_lead,
 )
+from ecg_relay.analysis.pacing import MIN_FS as PACING_MIN_FS
+from ecg_relay.analysis.pacing import Pacing, paced_beats, pacing_spikes, remove_spikes
 from ecg_relay.analysis.quality import lead_quality, limb_reversal_suspected, qrs_to_noise
 from ecg_relay.analysis.result import ALGORITHM_VERSION, AnalysisResult, Flag, Severity
 from ecg_relay.analysis.rhythm import (
@@ -97,6 +99,11 @@ def analyze(
         fill[some] = np.nanmedian(np.where(finite[:, some], x[:, some], np.nan), axis=0)
         x = np.where(finite, x, fill)
     x = filters.resample(x, fs)
+    # Pacing stimuli are found on the unfiltered signal and bridged before anything else
+    # reads it: their energy is not muscle noise, not QRS and not a wave for the filters.
+    spikes = pacing_spikes(x, FS, np.ptp(x, axis=0) > 0) if fs >= PACING_MIN_FS else None
+    if spikes is not None:
+        x = remove_spikes(x, spikes, FS)
     labels = lead_quality(x, FS, mains_hz)
     labels = ["missing" if nan_frac[j] > 0.1 else lab for j, lab in enumerate(labels)]
     quality = dict(zip(names, labels, strict=True))
@@ -196,6 +203,7 @@ def analyze(
         mean_rr,
         fid,
         fs,
+        paced_beats(spikes, r_peaks, FS) if spikes is not None else None,
         sex=sex,
         age=age,
     )
@@ -214,6 +222,7 @@ def _assess(
     mean_rr: float,
     fid: Fiducials,
     input_fs: float,
+    pacing: Pacing | None,
     *,
     sex: str | None,
     age: float | None,
@@ -274,8 +283,14 @@ def _assess(
     wide = qrs_ms >= c.WIDE_QRS_MS
     regular = irregular < c.AF_IRREGULARITY
     n_beats = int(r_peaks.size)
-    bbb = bundle_branch_block(med, fid, idx, FS) if wide else None
-    if wide and bbb is None:
+    paced = pacing is not None and pacing.rhythm_paced
+    # Ventricular pacing makes the QRS wide by design: bundle branch block, VT and STEMI
+    # criteria are criteria for the patient's own conduction and do not apply to it.
+    v_paced = paced and wide
+    bbb = bundle_branch_block(med, fid, idx, FS) if wide and not v_paced else None
+    if v_paced:
+        not_evaluated.append("bundle_branch_block, VT: ventricular paced rhythm")
+    elif wide and bbb is None:
         not_evaluated.append("bundle_branch_block: needs V1, I and V6")
     # A P wave before every QRS at a fixed PR with typical bundle-branch-block morphology is
     # supraventricular conduction with aberrancy, not VT (AV association and BBB morphology:
@@ -288,6 +303,7 @@ def _assess(
     organised = float(dominant.mean()) >= 0.5
     sustained_vt = (
         wide
+        and not v_paced
         and organised
         and not aberrant
         and (
@@ -297,7 +313,7 @@ def _assess(
     )
     # A run of wide ectopic beats inside an otherwise narrow rhythm (non-sustained VT).
     run = 0
-    if not sustained_vt and int((~dominant).sum()) >= c.VT_RUN_BEATS:
+    if not sustained_vt and not v_paced and int((~dominant).sum()) >= c.VT_RUN_BEATS:
         widths = qrs_widths_ms(diag, r_peaks, np.flatnonzero(measurable), FS)
         run = ventricular_run(widths, dominant, rr)
     vt = sustained_vt or run >= c.VT_RUN_BEATS
@@ -343,8 +359,13 @@ def _assess(
         afl = flutter_rate
     # Flutter waves run through the PR and ST segments and mimic ST elevation or depression
     # (locked 2:1 F waves did so in every simulated 2:1 flutter): no ST criteria in flutter.
-    st_applicable = (not wide or rbbb) and not afl
-    if afl:
+    st_applicable = (not wide or rbbb) and not afl and not v_paced
+    if v_paced:
+        not_evaluated.append(
+            "STEMI: ventricular paced rhythm, ST criteria do not apply "
+            "(Sgarbossa criteria by a cardiologist)"
+        )
+    elif afl:
         not_evaluated.append("STEMI: atrial flutter waves distort the ST segment")
     elif st_applicable:
         flags.extend(
@@ -375,7 +396,9 @@ def _assess(
             )
         )
     avb3 = False
-    if atrial is not None and atrial.p_rate_bpm is not None and atrial.p_regular:
+    if paced and pacing is not None:
+        flags.append(_paced_flag(pacing, v_paced, p_present, atrial, hr))
+    elif atrial is not None and atrial.p_rate_bpm is not None and atrial.p_regular:
         # AV dissociation: P waves at their own faster rate and not locked to the QRS.
         avb3 = (
             regular
@@ -540,9 +563,33 @@ def _assess(
         "rr_irregularity_robust": _r(drr, 3),
         "atrial_concentration": _r(atrial.concentration, 2) if atrial else None,
         "atrial_dominant_hz": _r(atrial.dominant_hz, 2) if atrial else None,
+        "paced_beats": int(pacing.paced.sum()) if pacing is not None else None,
         "st_j_mv": {n: round(v, 3) for n, v in st_j.items()},
         "st_j60_mv": {n: round(v, 3) for n, v in st_60.items()},
         "r_peaks": [round(p * scale) for p in r_peaks],
         "not_evaluated": not_evaluated,
     }
     return AnalysisResult(ALGORITHM_VERSION, True, _r(hr), measurements, quality, tuple(flags))
+
+
+def _paced_flag(pacing: Pacing, ventricular: bool, p_present: bool, atrial: Any, hr: float) -> Flag:
+    """PACED with its evidence; P waves at their own faster rate beside a ventricular paced
+    rhythm are the AV block the pacemaker treats, said here rather than as AVB3 (the
+    pacemaker carries the ventricles: no green channel)."""
+    ev: dict[str, Any] = {
+        "pacing": "ventricular" if ventricular else "atrial",
+        "paced_beats": int(pacing.paced.sum()),
+        "beats": int(pacing.paced.size),
+        "stimulus_to_r_ms": _r(pacing.spike_to_r_ms),
+        "stimuli": int(pacing.spikes.size),
+    }
+    if (
+        ventricular
+        and not p_present
+        and atrial is not None
+        and atrial.p_rate_bpm is not None
+        and atrial.p_rate_bpm > c.AVB3_P_TO_QRS_RATIO_PACED * hr
+    ):
+        ev["atrial_rate_bpm"] = _r(atrial.p_rate_bpm)
+        ev["note"] = "P waves not conducted at their own rate: underlying AV block"
+    return Flag("PACED", Severity.INFO, ev)

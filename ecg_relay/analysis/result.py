@@ -34,6 +34,7 @@ FLAG_CODES: frozenset[str] = frozenset(
         "SINUS_TACHY",
         "AVB1",
         "LOW_VOLTAGE",
+        "PACED",
         "POOR_QUALITY",
         "RBBB",
         "REPEAT_ECG",

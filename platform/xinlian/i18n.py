@@ -110,6 +110,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "ST段抬高，可能为左室肥厚所致（请对比既往心电图）",
         "ST elevation, probably due to LVH (compare with a previous ECG)",
     ),
+    "flag.PACED": ("起搏心律", "Paced rhythm"),
     "flag.SINUS_BRADY": ("窦性心动过缓", "Sinus bradycardia"),
     "flag.SINUS_TACHY": ("窦性心动过速", "Sinus tachycardia"),
     "flag.AVB1": ("一度房室传导阻滞", "First-degree AV block"),

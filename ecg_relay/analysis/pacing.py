@@ -1,0 +1,130 @@
+"""Pacemaker spikes and paced beats.
+
+A pacing stimulus is a pulse of 0.1-1 ms (far shorter than any cardiac wave) that a
+diagnostic ECG sampled at 500 Hz or more keeps as a step of one or two samples up and
+straight back down: a slope many times the steepest QRS slope that reverses within a few
+milliseconds, on several leads at the same instant (IEC 60601-2-25 asks diagnostic
+electrocardiographs to show pacing pulses; AHA/ACCF/HRS ECG standardisation, Kligfield P
+et al., Circulation 2007;115:1306, recommends 500 Hz or more partly for that reason). At
+lower rates the pulse is filtered away, so pacing is only looked for at 500 Hz or more.
+
+A beat is paced when a spike precedes its R peak within SPIKE_TO_R_S; a record is a paced
+rhythm when most beats are (the reader then reports "paced rhythm", and bundle branch
+block, VT and STEMI criteria do not apply to the paced complexes: Sgarbossa criteria are a
+cardiologist's reading).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecg_relay.analysis import criteria as c
+
+# Scale of a lead's ordinary steep slopes: the 98th centile of |first difference| lies on
+# QRS upstrokes (the QRS takes about 10% of a record, a spike one or two samples per beat).
+SLOPE_SCALE_CENTILE = 98.0
+# A stimulus is a step of at least SPIKE_SLOPE_RATIO times the lead's QRS slope scale in one
+# sample, from a signal that moved less than ABRUPT_FRACTION of that in the sample before.
+# Whether it then returns (the pulse) or stays (the cart's blanking leaves a step, seen in
+# bipolar pacing) depends on the electrocardiograph, so the return is not required.
+SPIKE_SLOPE_RATIO = 6.0
+ABRUPT_FRACTION = 0.5
+# In the QUIET_BEFORE_S before a stimulus the leads move less than QUIET_RATIO of their QRS
+# slope scale (median over leads): the stimulus comes before the complex it starts.
+QUIET_BEFORE_S = 0.04
+QUIET_RATIO = 0.8
+# Steps on different leads within COINCIDENCE_S are one stimulus; it takes SPIKE_MIN_LEADS
+# leads (an electrode pop is on the leads of one electrode only, a stimulus on most).
+COINCIDENCE_S = 0.004
+SPIKE_MIN_LEADS = 3
+# Ventricular stimulus to R peak: the paced QRS starts at the spike and peaks within 200 ms
+# (paced QRS 120-200 ms wide); an atrial stimulus comes 120-250 ms before the QRS onset.
+SPIKE_TO_R_S = 0.20
+MIN_FS = 500
+MIN_PACED_BEATS = 3  # one or two paced beats in 10 s are no paced rhythm
+# Samples bridged after a stimulus: the pulse (<= 1 ms) and the amplifier's first recovery.
+BLANK_S = 0.004
+
+
+@dataclass(frozen=True)
+class Pacing:
+    spikes: np.ndarray  # sample indices of pacing stimuli
+    paced: np.ndarray  # (beats,) bool: a stimulus precedes the beat's R peak
+    spike_to_r_ms: float | None  # median stimulus-to-R interval of the paced beats
+
+    @property
+    def paced_share(self) -> float:
+        return float(self.paced.mean()) if self.paced.size else 0.0
+
+    @property
+    def rhythm_paced(self) -> bool:
+        return int(self.paced.sum()) >= MIN_PACED_BEATS and self.paced_share >= c.PACED_BEAT_SHARE
+
+
+def pacing_spikes(x: np.ndarray, fs: int, leads: np.ndarray) -> np.ndarray:
+    """Sample indices of pacing stimuli in ``x`` (n, leads), mV at ``fs`` Hz, on ``leads``."""
+    cols = np.flatnonzero(leads)
+    if fs < MIN_FS or cols.size < SPIKE_MIN_LEADS or x.shape[0] < 3:
+        return np.array([], dtype=int)
+    # Time-last layout: the per-lead order statistic and the masks run over contiguous rows.
+    d = np.diff(np.ascontiguousarray(x[:, cols].T), axis=1)
+    a = np.abs(d)
+    k = int(SLOPE_SCALE_CENTILE / 100 * (a.shape[1] - 1))
+    scale = np.partition(a, k, axis=1)[:, k : k + 1] + 1e-9
+    big = a >= SPIKE_SLOPE_RATIO * scale
+    if not big.any():  # the usual case: nothing steeper than ordinary QRS slopes
+        return np.array([], dtype=int)
+    # Abrupt: the sample before the step moved less than ABRUPT_FRACTION of it (a QRS
+    # upstroke is a ramp of steps of similar size; a stimulus starts from a still signal).
+    prev = np.zeros_like(a)
+    prev[:, 1:] = a[:, :-1]
+    hits = big & (prev <= ABRUPT_FRACTION * a)
+    w = max(1, round(COINCIDENCE_S * fs))
+    quiet = max(1, round(QUIET_BEFORE_S * fs))
+    spikes: list[int] = []
+    for i in np.flatnonzero(hits.any(axis=0)):
+        if spikes and i - spikes[-1] <= 2 * w:
+            continue
+        # Leads that stepped within +-w samples: one stimulus, one count per lead.
+        if int(hits[:, max(0, i - w) : i + w + 1].any(axis=1).sum()) < SPIKE_MIN_LEADS:
+            continue
+        # A stimulus starts the beat: the signal before it is still. A step inside a QRS
+        # (an amplifier recovering from a clipped R wave) follows the QRS upstroke.
+        before = a[:, max(0, i - quiet) : max(0, i - 1)] / scale
+        if before.shape[1] == 0 or float(np.median(before.max(axis=1))) > QUIET_RATIO:
+            continue
+        spikes.append(int(i))
+    return np.asarray(spikes, dtype=int)
+
+
+def remove_spikes(x: np.ndarray, spikes: np.ndarray, fs: int) -> np.ndarray:
+    """``x`` with BLANK_S after each stimulus bridged by a straight line, as pacemaker-pulse
+    blanking in electrocardiographs does: the pulse's energy is no QRS, no noise and no wave
+    for the filters to spread over its neighbours."""
+    if spikes.size == 0:
+        return x
+    out = x.copy()
+    width = max(1, int(np.ceil(BLANK_S * fs)))
+    n = x.shape[0]
+    for s in spikes:
+        a, b = int(s), min(n - 1, int(s) + 1 + width)  # d[s] = x[s+1] - x[s]: x[s] is clean
+        if b - a < 2:
+            continue
+        frac = (np.arange(1, b - a) / (b - a))[:, None]
+        out[a + 1 : b] = out[a] + frac * (out[b] - out[a])
+    return out
+
+
+def paced_beats(spikes: np.ndarray, r_peaks: np.ndarray, fs: int) -> Pacing:
+    """Which beats follow a stimulus within SPIKE_TO_R_S before their R peak."""
+    paced = np.zeros(r_peaks.size, dtype=bool)
+    lags: list[float] = []
+    limit = SPIKE_TO_R_S * fs
+    for k, r in enumerate(r_peaks):
+        before = spikes[(spikes <= r) & (spikes >= r - limit)]
+        if before.size:
+            paced[k] = True
+            lags.append(float(r - before[-1]) / fs * 1000)
+    return Pacing(spikes, paced, float(np.median(lags)) if lags else None)
