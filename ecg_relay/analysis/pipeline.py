@@ -98,12 +98,16 @@ def analyze(
         some = finite.any(axis=0)
         fill[some] = np.nanmedian(np.where(finite[:, some], x[:, some], np.nan), axis=0)
         x = np.where(finite, x, fill)
+    # Pacing stimuli are found at the recorded rate, before resampling spreads them, and
+    # bridged before anything else reads the signal: their energy is not muscle noise, not
+    # QRS and not a wave for the filters.
+    spikes = None
+    if fs >= PACING_MIN_FS:
+        rate = round(fs)
+        found = pacing_spikes(x, rate, np.ptp(x, axis=0) > 0)
+        x = remove_spikes(x, found, rate)
+        spikes = np.round(found * (FS / fs)).astype(int)
     x = filters.resample(x, fs)
-    # Pacing stimuli are found on the unfiltered signal and bridged before anything else
-    # reads it: their energy is not muscle noise, not QRS and not a wave for the filters.
-    spikes = pacing_spikes(x, FS, np.ptp(x, axis=0) > 0) if fs >= PACING_MIN_FS else None
-    if spikes is not None:
-        x = remove_spikes(x, spikes, FS)
     labels = lead_quality(x, FS, mains_hz)
     labels = ["missing" if nan_frac[j] > 0.1 else lab for j, lab in enumerate(labels)]
     quality = dict(zip(names, labels, strict=True))

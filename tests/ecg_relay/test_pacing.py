@@ -90,3 +90,10 @@ def test_below_500_hz_pacing_is_not_looked_for() -> None:
     e = simulate("paced", seed=1)
     x = resample_poly(e.signals, 1, 2, axis=0)
     assert "PACED" not in analyze(x, 250, e.lead_names).codes
+
+
+def test_stimuli_are_found_at_the_recorded_rate() -> None:
+    """At 1000 Hz (PTB's rate) the stimuli are found before resampling spreads them."""
+    e = simulate("paced", seed=1, fs=1000)
+    r = analyze(e.signals, e.fs, e.lead_names)
+    assert "PACED" in r.codes and "LBBB" not in r.codes
