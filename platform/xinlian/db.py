@@ -77,6 +77,17 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        @event.listens_for(engine, "savepoint")
+        def _sqlite_savepoint_nests(conn: Any, _name: str) -> None:
+            # pysqlite begins a transaction only before a write, so a SAVEPOINT that comes
+            # first in a unit of work starts a transaction of its own and RELEASE commits
+            # it: the savepoint's work would survive a rollback of the unit of work. Begin
+            # the transaction explicitly, taking the write lock at once (the savepoint is
+            # there to write). Read-only units never get here and keep their shared access.
+            dbapi = conn.connection.driver_connection
+            if dbapi is not None and not dbapi.in_transaction:
+                dbapi.execute("BEGIN IMMEDIATE")
+
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

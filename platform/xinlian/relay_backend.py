@@ -100,8 +100,6 @@ class WriteBatcher:
     def __init__(self, sessions: sessionmaker[Session], *, max_batch: int = MAX_BATCH) -> None:
         self.sessions = sessions
         self.max_batch = max_batch
-        bind = sessions.kw.get("bind")
-        self.sqlite = bind is not None and bind.dialect.name == "sqlite"
         self._queue: queue.SimpleQueue[
             tuple[Callable[[Session], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
         ] = queue.SimpleQueue()
@@ -145,11 +143,7 @@ class WriteBatcher:
         outcomes: list[Any] = []
         try:
             with self.sessions() as s:
-                if self.sqlite:
-                    # pysqlite opens no transaction for a SAVEPOINT, and one that starts a
-                    # transaction commits on release: begin explicitly, taking the write
-                    # lock at once.
-                    s.connection().exec_driver_sql("BEGIN IMMEDIATE")
+                # On SQLite the first savepoint begins the batch's transaction (xinlian.db).
                 for job in jobs:
                     try:
                         with s.begin_nested():
