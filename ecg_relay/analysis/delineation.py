@@ -11,7 +11,7 @@ from ecg_relay.analysis.beats import median_of_stack
 ONSET_SEARCH_S = 0.15
 OFFSET_SEARCH_S = 0.20
 LEAD_WEIGHT_FLOOR = 0.25  # a lead counts as if its QRS slope were >= 25% of the largest
-VELOCITY_FRACTION = 0.12  # of the peak spatial velocity: end of the QRS
+VELOCITY_FRACTION = 0.08  # of the peak spatial velocity: end of the QRS
 # The QRS starts slowly (small septal q): a lower fraction finds the first deflection, not
 # the R upstroke (which put the onset 10-12 ms late on simulated beats of known onset).
 ONSET_VELOCITY_FRACTION = 0.06

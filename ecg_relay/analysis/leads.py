@@ -36,6 +36,37 @@ def normalise_lead(name: str) -> str:
     return name.strip()
 
 
+# Signals that bedside monitors and polygraphs store beside the ECG in one record (WFDB
+# names as PhysioNet databases use them): they are no ECG lead and are not analysed.
+NON_ECG_SIGNALS = frozenset(
+    {
+        "ABP",
+        "ART",
+        "BP",
+        "CO2",
+        "CVP",
+        "ETCO2",
+        "FLOW",
+        "ICP",
+        "NBP",
+        "PAP",
+        "PLETH",
+        "PULSE",
+        "RESP",
+        "SAO2",
+        "SPO2",
+        "TEMP",
+    }
+)
+_NON_ECG_PREFIXES = ("EEG", "EMG", "EOG", "RESP", "PLETH", "SPO2", "ABP")
+
+
+def is_ecg_lead(name: str) -> bool:
+    """False for the known non-ECG signals of a record (PLETH, RESP, ABP, EEG ...)."""
+    key = name.strip().upper().replace(" ", "").replace("_", "")
+    return key not in NON_ECG_SIGNALS and not key.startswith(_NON_ECG_PREFIXES)
+
+
 # Anatomically contiguous pairs (Cabrera order for the limb leads), 4th UDMI:
 # "new ST elevation at the J point in two contiguous leads".
 TERRITORIES: dict[str, tuple[tuple[str, str], ...]] = {

@@ -381,6 +381,46 @@ def eval_rpeaks(
         console.print(f"note: {note}")
 
 
+@eval_app.command("delineation")
+def eval_delineation(
+    data: Annotated[Path, typer.Option(help="Folder with records.csv (e.g. ../shared/ecg-data).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """QRS, QT and PR against LUDB's per-lead wave annotations (lead II and global)."""
+    from ecg_relay.delineation_eval import evaluate_delineation
+
+    if not (data / "records.csv").exists():
+        console.print(f"[red]{data}/records.csv not found[/red]")
+        raise typer.Exit(2)
+    with _eval_progress("delineation") as progress:
+        task = progress.add_task("delineation")
+        out = evaluate_delineation(data, progress=lambda _r: progress.advance(task)).to_json()
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False, indent=1))
+        return
+    table = Table(
+        "reference.interval",
+        "records",
+        "bias (ms)",
+        "MAD (ms)",
+        "within 10 ms",
+        "within 20 ms",
+        title="measured - annotated (LUDB)",
+    )
+    for name, s in out["summary"].items():
+        table.add_row(
+            name,
+            str(s["records"]),
+            str(s["bias_ms"]),
+            str(s["mad_ms"]),
+            f"{s['within_10_ms']:.0%}",
+            f"{s['within_20_ms']:.0%}",
+        )
+    console.print(table)
+    for sk in out["skipped"]:
+        console.print(f"skipped {sk['record']}: {sk['reason']}")
+
+
 def main() -> None:
     """Entry point: domain errors print their bilingual message instead of a traceback."""
     from xinlian.errors import DomainError

@@ -1,0 +1,172 @@
+"""Intervals measured by the analysis against LUDB's per-lead wave annotations.
+
+LUDB (Kalyakulina AI et al., IEEE Access 2020;8:186181) marks P, QRS and T onset, peak and
+offset in every one of the 12 leads. The analysis measures global intervals over all leads
+(CSE Working Party: the QRS runs from the earliest onset to the latest end over the leads,
+Willems JL et al., J Am Coll Cardiol 1985;5:1261), so two references are reported:
+
+- lead II: the lead's own annotated QRS, PR and QT (the usual single-lead comparison);
+- global: per beat, the earliest annotated QRS onset and the latest annotated QRS end and T
+  end over the leads that mark that beat (a QRS is matched across leads within 40 ms of its
+  lead II peak), the median over beats.
+
+Bias is measured minus annotated, in ms (median and median absolute deviation).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import wfdb
+
+from ecg_relay.analysis import analyze
+
+LUDB_LEADS = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
+MATCH_S = 0.040
+
+
+@dataclass(frozen=True)
+class _Waves:
+    """One lead's annotated beats, sample indices: QRS peak, onset, end; T end; P onset."""
+
+    peak: np.ndarray
+    onset: np.ndarray
+    offset: np.ndarray
+    t_end: np.ndarray  # -1 where not annotated
+    p_onset: np.ndarray  # -1 where not annotated
+
+
+def _waves(base: Path, lead: str) -> _Waves | None:
+    try:
+        ann = wfdb.rdann(str(base), lead)
+    except (FileNotFoundError, ValueError):
+        return None
+    sym, smp = list(ann.symbol), [int(s) for s in ann.sample]
+    rows: list[tuple[int, int, int, int, int]] = []
+    for k, s in enumerate(sym):
+        if s != "N" or k == 0 or k + 1 >= len(sym) or sym[k - 1] != "(" or sym[k + 1] != ")":
+            continue
+        t_end = p_on = -1
+        # The T wave after this QRS: '(' 't' ')' before the next 'N'.
+        for m in range(k + 2, len(sym)):
+            if sym[m] == "N":
+                break
+            if sym[m] == "t" and m + 1 < len(sym) and sym[m + 1] == ")":
+                t_end = smp[m + 1]
+                break
+        # The P wave before it: '(' 'p' ')' after the previous 'N'.
+        for m in range(k - 2, 0, -1):
+            if sym[m] == "N":
+                break
+            if sym[m] == "p" and sym[m - 1] == "(":
+                p_on = smp[m - 1]
+                break
+        rows.append((smp[k], smp[k - 1], smp[k + 1], t_end, p_on))
+    if not rows:
+        return None
+    a = np.array(rows, dtype=int)
+    return _Waves(a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4])
+
+
+def reference_intervals(base: Path, fs: float) -> dict[str, dict[str, float | None]]:
+    """Median annotated intervals (ms) of a LUDB record, for lead II and globally."""
+    leads = {name: w for name in LUDB_LEADS if (w := _waves(base, name)) is not None}
+    ii = leads.get("ii")
+    if ii is None:
+        return {}
+    ms = 1000.0 / fs
+    match = int(MATCH_S * fs)
+    qrs_g: list[float] = []
+    qt_g: list[float] = []
+    for k, peak in enumerate(ii.peak):
+        ons, offs, ends = [int(ii.onset[k])], [int(ii.offset[k])], [int(ii.t_end[k])]
+        for name, w in leads.items():
+            if name == "ii":
+                continue
+            j = int(np.argmin(np.abs(w.peak - peak)))
+            if abs(int(w.peak[j]) - int(peak)) <= match:
+                ons.append(int(w.onset[j]))
+                offs.append(int(w.offset[j]))
+                ends.append(int(w.t_end[j]))
+        qrs_g.append((max(offs) - min(ons)) * ms)
+        t_ends = [e for e in ends if e >= 0]
+        if t_ends:
+            qt_g.append((max(t_ends) - min(ons)) * ms)
+
+    def med(values: list[float] | np.ndarray) -> float | None:
+        return float(np.median(values)) if len(values) else None
+
+    has_t = ii.t_end >= 0
+    has_p = ii.p_onset >= 0
+    return {
+        "lead_ii": {
+            "qrs_ms": med((ii.offset - ii.onset) * ms),
+            "qt_ms": med((ii.t_end[has_t] - ii.onset[has_t]) * ms),
+            "pr_ms": med((ii.onset[has_p] - ii.p_onset[has_p]) * ms),
+        },
+        "global": {"qrs_ms": med(qrs_g), "qt_ms": med(qt_g)},
+    }
+
+
+@dataclass
+class DelineationReport:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        summary: dict[str, dict[str, Any]] = {}
+        for ref in ("lead_ii", "global"):
+            for interval in ("qrs_ms", "qt_ms", "pr_ms"):
+                diffs = np.array(
+                    [
+                        r["measured"][interval] - r[ref][interval]
+                        for r in self.rows
+                        if r["measured"].get(interval) is not None
+                        and r[ref].get(interval) is not None
+                    ],
+                    dtype=float,
+                )
+                if diffs.size == 0:
+                    continue
+                bias = float(np.median(diffs))
+                summary[f"{ref}.{interval}"] = {
+                    "records": int(diffs.size),
+                    "bias_ms": round(bias, 1),
+                    "mad_ms": round(float(np.median(np.abs(diffs - bias))), 1),
+                    "within_10_ms": round(float(np.mean(np.abs(diffs) <= 10)), 3),
+                    "within_20_ms": round(float(np.mean(np.abs(diffs) <= 20)), 3),
+                }
+        return {"summary": summary, "records": self.rows, "skipped": self.skipped}
+
+
+def evaluate_delineation(
+    data_dir: Path, *, progress: Callable[[str], None] | None = None
+) -> DelineationReport:
+    """QRS, QT and PR of ``analyze()`` against every LUDB record listed in records.csv."""
+    report = DelineationReport()
+    with open(data_dir / "records.csv", newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["folder"] == "ludb"]
+    for row in rows:
+        ident = f"{row['folder']}/{row['record']}"
+        if progress:
+            progress(ident)
+        base = data_dir / row["folder"] / row["record"]
+        try:
+            rec = wfdb.rdrecord(str(base), physical=True)
+            ref = reference_intervals(base, float(rec.fs))
+        except Exception as exc:
+            report.skipped.append({"record": ident, "reason": f"{type(exc).__name__}: {exc}"[:200]})
+            continue
+        if not ref:
+            report.skipped.append({"record": ident, "reason": "no annotated QRS in lead II"})
+            continue
+        result = analyze(np.nan_to_num(rec.p_signal), float(rec.fs), list(rec.sig_name))
+        m = result.measurements
+        measured = {k: m.get(k) for k in ("qrs_ms", "qt_ms", "pr_ms")}
+        report.rows.append({"record": ident, "measured": measured, **ref})
+    return report
