@@ -15,6 +15,7 @@ import numpy as np
 
 from ecg_relay.analysis import criteria as c
 from ecg_relay.analysis.delineation import Fiducials
+from ecg_relay.analysis.result import Flag, Severity, rounded
 
 
 @dataclass(frozen=True)
@@ -77,3 +78,23 @@ def bundle_branch_block(
         "r_peak_time_ms": {n: round(v) for n, v in rpt.items()},
     }
     return BundleBranch(rbbb=rbbb, lbbb=lbbb, evidence=evidence)
+
+
+def bundle_branch_flags(bbb: BundleBranch, qrs_ms: float) -> list[Flag]:
+    """LBBB and RBBB with the morphology that makes them."""
+    flags: list[Flag] = []
+    if bbb.lbbb:
+        flags.append(
+            Flag(
+                "LBBB",
+                Severity.URGENT,
+                {
+                    "qrs_ms": rounded(qrs_ms),
+                    **bbb.evidence,
+                    "note": "STEMI criteria do not apply (apply Sgarbossa by a cardiologist)",
+                },
+            )
+        )
+    if bbb.rbbb:
+        flags.append(Flag("RBBB", Severity.INFO, {"qrs_ms": rounded(qrs_ms), **bbb.evidence}))
+    return flags

@@ -9,42 +9,35 @@ import numpy as np
 
 from ecg_relay.analysis import criteria as c
 from ecg_relay.analysis import filters
-from ecg_relay.analysis.beats import MEDIAN_PRE_S, detect_qrs, median_beats, type_beats
-from ecg_relay.analysis.conduction import bundle_branch_block
-from ecg_relay.analysis.delineation import Fiducials, delineate, pr_knot_offset, with_st_from
-from ecg_relay.analysis.ischaemia import st_flags, st_levels
-from ecg_relay.analysis.leads import (
-    CHEST_LEADS,
-    LIMB_LEADS,
-    normalise_lead,
+from ecg_relay.analysis.arrhythmia import (
+    RhythmFeatures,
+    af_flag,
+    af_not_evaluated,
+    afl_flag,
+    avb3_flag,
+    brady_severe_flag,
+    flutter_rate_hz,
+    paced_flag,
+    rhythm_features,
+    sinus_flags,
+    tachy_severe_flag,
+    ventricular_tachycardia,
 )
+from ecg_relay.analysis.beats import MEDIAN_PRE_S, detect_qrs, median_beats, type_beats
+from ecg_relay.analysis.conduction import bundle_branch_block, bundle_branch_flags
+from ecg_relay.analysis.delineation import Fiducials, delineate, pr_knot_offset, with_st_from
+from ecg_relay.analysis.intervals import Intervals, intervals, qtc_flag
+from ecg_relay.analysis.ischaemia import st_flags, st_levels
+from ecg_relay.analysis.leads import CHEST_LEADS, LIMB_LEADS, normalise_lead
 from ecg_relay.analysis.pacing import MIN_FS as PACING_MIN_FS
 from ecg_relay.analysis.pacing import Pacing, paced_beats, pacing_spikes, remove_spikes
-from ecg_relay.analysis.quality import lead_quality, limb_reversal_suspected, qrs_to_noise
-from ecg_relay.analysis.result import ALGORITHM_VERSION, AnalysisResult, Flag, Severity
-from ecg_relay.analysis.rhythm import (
-    atrial_activity,
-    best_p_coherence,
-    flutter_from_leads,
-    flutter_hz,
-    flutter_periodicity,
-    p_time_locked,
-    qrs_core,
-    qrs_widths_ms,
-    residual,
-    rr_irregularity,
-    rr_irregularity_robust,
-    ventricular_run,
-    vf_spectrum_fraction,
-)
+from ecg_relay.analysis.quality import lead_quality, poor_quality_flag, qrs_to_noise
+from ecg_relay.analysis.result import ALGORITHM_VERSION, AnalysisResult, Flag, Severity, rounded
+from ecg_relay.analysis.rhythm import rr_irregularity, vf_spectrum_fraction
 
 FS = filters.TARGET_FS
 DETECTABLE = frozenset({"ok", "noise", "wander", "mains"})
 MEASURABLE = frozenset({"ok", "mains"})
-
-
-def _r(value: float | None, nd: int = 1) -> float | None:
-    return None if value is None or not np.isfinite(value) else round(float(value), nd)
 
 
 def _unreadable(
@@ -231,139 +224,42 @@ def _assess(
     sex: str | None,
     age: float | None,
 ) -> AnalysisResult:
+    """The flags in their reporting order, and the measurements, from the median beats."""
     idx = {n: i for i, n in reversed(list(enumerate(names)))}
     ok = {n for n, i in idx.items() if measurable[i]}
-    st_ok = {n for n in ok if fid.baseline_stable[idx[n]]}
-    st_j = {n: float(fid.st_j[i]) for n, i in idx.items()}
-    st_60 = {n: float(fid.st_j60[i]) for n, i in idx.items()}
-    qrs_ms = (fid.qrs_offset - fid.qrs_onset) / FS * 1000
-    qt_ms = (fid.t_end - fid.qrs_onset) / FS * 1000 if fid.t_end is not None else None
-    rr_med = float(np.median(rr))
-    qtc_b = qt_ms / np.sqrt(rr_med) if qt_ms else None
-    qtc_f = qt_ms / np.cbrt(rr_med) if qt_ms else None
-    pre = int(MEDIAN_PRE_S * FS)
-    # Ectopic (non-dominant) beats carry no sinus P wave and disturb the RR on both sides:
-    # P waves are judged on dominant beats, AF irregularity on RR between two dominant
-    # beats (ectopic-beat removal as in Dash S et al., Ann Biomed Eng 2009;37:1701).
-    # Premature beats (PACs) have their own P wave at their own PR: judged on the others.
-    on_time = np.concatenate(([True], rr >= c.PREMATURE_FRACTION * rr_med))
-    sinus_candidates = dominant & on_time
-    if sinus_candidates.sum() < 4:
-        sinus_candidates = dominant
-    coherence = best_p_coherence(diag, med, r_peaks[sinus_candidates], fid, idx, ok, rr_med, FS)
-    # Ectopic removal only when ectopics are the exception (isolated beats).
-    isolated = dominant.mean() >= c.DOMINANT_SHARE_FOR_ECTOPIC_REMOVAL
-    rr_dominant = rr[dominant[1:] & dominant[:-1]] if isolated else rr
-    if coherence is None:
-        # No clean II or V1: fall back to the median-beat P wave and its beat-to-beat lock.
-        p_present = fid.p_amplitude_mv is not None and p_time_locked(diag, r_peaks, fid, idx, FS)
-    else:
-        p_present = coherence >= c.P_COHERENCE_MIN
-    drr = rr_irregularity_robust(rr_dominant if rr_dominant.size >= 5 else rr)
-    flutter_cols = [idx[n] for n in c.FLUTTER_LEADS if n in ok]
-    flutter = flutter_periodicity(
-        diag[:, flutter_cols], r_peaks, qrs_core(med[:, flutter_cols], pre, FS), rr_med, FS
-    )
-    flutter_rate, flutter_score = flutter_from_leads(flutter)
-    pr_ms = (fid.qrs_onset - fid.p_onset) / FS * 1000 if fid.p_onset is not None else None
-    p_ms = (
-        (fid.p_offset - fid.p_onset) / FS * 1000
-        if fid.p_onset is not None and fid.p_offset is not None
-        else None
-    )
-    axis = None
-    if "I" in idx and "aVF" in idx:
-        axis = float(np.degrees(np.arctan2(fid.qrs_area[idx["aVF"]], fid.qrs_area[idx["I"]])))
-    irregular = rr_irregularity(rr)
-    irregular_dominant = rr_irregularity(rr_dominant) if rr_dominant.size >= 5 else irregular
-    atrial_lead = next((n for n in ("II", "V1", "III", "aVF") if n in ok), None)
-    atrial = None
-    if atrial_lead is not None:
-        j = idx[atrial_lead]
-        atrial = atrial_activity(residual(diag[:, [j]], med[:, [j]], r_peaks, FS)[:, 0], FS)
+    iv = intervals(fid, float(np.median(rr)), FS)
+    f = rhythm_features(diag, med, r_peaks, dominant, rr, hr, fid, idx, ok, FS)
 
-    flags: list[Flag] = []
+    # Each step adds its flag (or None) in the order the flags are reported.
+    flags: list[Flag | None] = []
     not_evaluated: list[str] = []
-    wide = qrs_ms >= c.WIDE_QRS_MS
-    regular = irregular < c.AF_IRREGULARITY
-    n_beats = int(r_peaks.size)
     paced = pacing is not None and pacing.rhythm_paced
     # Ventricular pacing makes the QRS wide by design: bundle branch block, VT and STEMI
     # criteria are criteria for the patient's own conduction and do not apply to it.
-    v_paced = paced and wide
-    bbb = bundle_branch_block(med, fid, idx, FS) if wide and not v_paced else None
+    v_paced = paced and iv.wide
+    bbb = bundle_branch_block(med, fid, idx, FS) if iv.wide and not v_paced else None
     if v_paced:
         not_evaluated.append("bundle_branch_block, VT: ventricular paced rhythm")
-    elif wide and bbb is None:
+    elif iv.wide and bbb is None:
         not_evaluated.append("bundle_branch_block: needs V1, I and V6")
     # A P wave before every QRS at a fixed PR with typical bundle-branch-block morphology is
     # supraventricular conduction with aberrancy, not VT (AV association and BBB morphology:
     # Brugada P et al., Circulation 1991;83:1649; Vereckei A et al., Heart Rhythm 2008;5:89).
-    aberrant = p_present and bbb is not None and (bbb.rbbb or bbb.lbbb)
-
-    # A wide-complex tachycardia is VT until proven otherwise (ESC 2022 ventricular
-    # arrhythmia guideline); below WCT_PRESUMED_VT_BPM it takes absent P waves and a regular
-    # rhythm, so sinus rhythm with a bundle branch block at 100-120/min is not called VT.
-    organised = float(dominant.mean()) >= 0.5
-    sustained_vt = (
-        wide
-        and not v_paced
-        and organised
-        and not aberrant
-        and (
-            hr >= c.WCT_PRESUMED_VT_BPM
-            or (hr >= c.VT_MIN_BPM and not p_present and regular and float(dominant.mean()) >= 0.7)
-        )
+    aberrant = f.p_present and bbb is not None and (bbb.rbbb or bbb.lbbb)
+    vt_flag = ventricular_tachycardia(
+        f, iv, diag, r_peaks, dominant, rr, measurable, FS, v_paced=v_paced, aberrant=aberrant
     )
-    # A run of wide ectopic beats inside an otherwise narrow rhythm (non-sustained VT).
-    run = 0
-    if not sustained_vt and not v_paced and int((~dominant).sum()) >= c.VT_RUN_BEATS:
-        widths = qrs_widths_ms(diag, r_peaks, np.flatnonzero(measurable), FS)
-        run = ventricular_run(widths, dominant, rr)
-    vt = sustained_vt or run >= c.VT_RUN_BEATS
-    if vt:
-        flags.append(
-            Flag(
-                "VT",
-                Severity.CRITICAL,
-                {
-                    "heart_rate_bpm": _r(hr),
-                    "qrs_ms": _r(qrs_ms),
-                    "p_waves": "present" if p_present else "absent",
-                    "wide_beat_run": run if not sustained_vt else None,
-                    "thresholds": {
-                        "qrs_ms": c.WIDE_QRS_MS,
-                        "rate_bpm": c.VT_MIN_BPM,
-                        "run_beats": c.VT_RUN_BEATS,
-                    },
-                },
-            )
-        )
-    lbbb = rbbb = False
-    bbb_evidence: dict[str, Any] = {}
+    vt = vt_flag is not None
+    flags.append(vt_flag)
+    rbbb = False
     if bbb is not None and not vt:
-        lbbb, rbbb, bbb_evidence = bbb.lbbb, bbb.rbbb, bbb.evidence
-    if lbbb:
-        flags.append(
-            Flag(
-                "LBBB",
-                Severity.URGENT,
-                {
-                    "qrs_ms": _r(qrs_ms),
-                    **bbb_evidence,
-                    "note": "STEMI criteria do not apply (apply Sgarbossa by a cardiologist)",
-                },
-            )
-        )
-    if rbbb:
-        flags.append(Flag("RBBB", Severity.INFO, {"qrs_ms": _r(qrs_ms), **bbb_evidence}))
+        rbbb = bbb.rbbb
+        flags.extend(bundle_branch_flags(bbb, iv.qrs_ms))
 
-    afl = flutter_hz(atrial)
-    if not afl and not vt and flutter_rate is not None:
-        afl = flutter_rate
+    afl = flutter_rate_hz(f, vt=vt)
     # Flutter waves run through the PR and ST segments and mimic ST elevation or depression
     # (locked 2:1 F waves did so in every simulated 2:1 flutter): no ST criteria in flutter.
-    st_applicable = (not wide or rbbb) and not afl and not v_paced
+    st_applicable = (not iv.wide or rbbb) and not afl and not v_paced
     if v_paced:
         not_evaluated.append(
             "STEMI: ventricular paced rhythm, ST criteria do not apply "
@@ -372,6 +268,7 @@ def _assess(
     elif afl:
         not_evaluated.append("STEMI: atrial flutter waves distort the ST segment")
     elif st_applicable:
+        st_ok = {n for n in ok if fid.baseline_stable[idx[n]]}
         flags.extend(
             st_flags(
                 st_ok,
@@ -385,215 +282,87 @@ def _assess(
     elif not vt:
         not_evaluated.append("STEMI: wide QRS, ST criteria do not apply")
 
-    # Rhythm.
-    max_rr = float(rr.max()) if rr.size else 0.0
-    if hr < c.BRADY_SEVERE_BPM or max_rr > c.PAUSE_S:
-        flags.append(
-            Flag(
-                "BRADY_SEVERE",
-                Severity.CRITICAL,
-                {
-                    "heart_rate_bpm": _r(hr),
-                    "longest_rr_s": _r(max_rr, 2),
-                    "thresholds": {"rate_bpm": c.BRADY_SEVERE_BPM, "pause_s": c.PAUSE_S},
-                },
-            )
-        )
-    avb3 = False
+    flags.append(brady_severe_flag(f))
+    avb3 = None
     if paced and pacing is not None:
-        flags.append(_paced_flag(pacing, v_paced, p_present, atrial, hr))
-    elif atrial is not None and atrial.p_rate_bpm is not None and atrial.p_regular:
-        # AV dissociation: P waves at their own faster rate and not locked to the QRS.
-        avb3 = (
-            regular
-            and not p_present
-            and hr < c.AVB3_MAX_VENTRICULAR_BPM
-            and atrial.p_rate_bpm > c.AVB3_P_TO_QRS_RATIO * hr
-        )
-        if avb3:
-            flags.append(
-                Flag(
-                    "AVB3",
-                    Severity.CRITICAL,
-                    {
-                        "atrial_rate_bpm": _r(atrial.p_rate_bpm),
-                        "ventricular_rate_bpm": _r(hr),
-                        "p_wave_coherence": _r(coherence, 2),
-                        "note": "P waves march through at their own rate (AV dissociation)",
-                    },
-                )
-            )
-    # AF: irregular overall (RMSSD) and beat to beat (median ΔRR, not a few ectopics), with no
-    # P wave locked to the QRS.
-    af = (
-        not vt
-        and not afl
-        and n_beats >= 6
-        and irregular_dominant >= c.AF_IRREGULARITY
-        and drr >= c.AF_DRR_MEDIAN
-        and not p_present
-        and coherence is not None
+        flags.append(paced_flag(pacing, f, ventricular=v_paced))
+    else:
+        avb3 = avb3_flag(f)
+        flags.append(avb3)
+    af = af_flag(f, vt=vt, afl=bool(afl))
+    af_note = af_not_evaluated(f)
+    if af_note is not None:
+        not_evaluated.append(af_note)
+    flags += [afl_flag(f, afl), af, tachy_severe_flag(f), qtc_flag(iv, hr, sex, regular=f.regular)]
+    flags += sinus_flags(f, iv, other_rhythm=bool(af or afl or avb3 or vt))
+    flags.append(_low_voltage_flag(fid, idx, ok))
+    flags.append(poor_quality_flag(quality, med, fid, idx))
+
+    measurements = _measurements(
+        f, iv, fid, idx, r_peaks, dominant, rr, mean_rr, pacing, input_fs, not_evaluated
     )
-    if coherence is None and not p_present and irregular_dominant >= c.AF_IRREGULARITY:
-        # An irregular rhythm where no lead shows P waves well enough to judge: not called.
-        not_evaluated.append("AF: no measurable II or V1 to look for P waves")
-    if afl:
-        flags.append(
-            Flag(
-                "AFL",
-                Severity.URGENT,
-                {
-                    "ventricular_rate_bpm": _r(hr),
-                    "atrial_rate_bpm": _r(afl * 60),
-                    "flutter_periodicity": _r(flutter_score, 2),
-                    "threshold_periodicity": c.FLUTTER_PERIODICITY,
-                },
-            )
-        )
-    if af:
-        flags.append(
-            Flag(
-                "AF",
-                Severity.URGENT,
-                {
-                    "ventricular_rate_bpm": _r(hr),
-                    "rr_irregularity": _r(irregular_dominant, 3),
-                    "rr_median_abs_diff": _r(drr, 3),
-                    "p_wave_coherence": _r(coherence, 2),
-                    "atrial_dominant_hz": _r(atrial.dominant_hz, 2) if atrial else None,
-                    "p_waves": "absent",
-                    "thresholds": {
-                        "rr_irregularity": c.AF_IRREGULARITY,
-                        "rr_median_abs_diff": c.AF_DRR_MEDIAN,
-                        "p_wave_coherence": c.P_COHERENCE_MIN,
-                    },
-                },
-            )
-        )
-    if hr > c.TACHY_SEVERE_BPM:
-        flags.append(Flag("TACHY_SEVERE", Severity.URGENT, {"heart_rate_bpm": _r(hr)}))
-    # Bazett over-corrects above 100/min (Rautaharju 2009); Fridericia is used there.
-    formula = "bazett" if hr <= c.BAZETT_MAX_BPM else "fridericia"
-    qtc_flag = qtc_b if formula == "bazett" else qtc_f
-    prolonged_ms = c.qtc_prolonged_ms(sex)
-    if qtc_flag is not None and qtc_flag > prolonged_ms and not wide and regular:
-        # Above 500 ms the torsades risk makes it urgent; between the sex-specific limit of
-        # a prolonged QTc and 500 ms it is a statement for the reader.
-        urgent = qtc_flag > c.QTC_LONG_MS
-        flags.append(
-            Flag(
-                "QTC_LONG" if urgent else "QTC_PROLONGED",
-                Severity.URGENT if urgent else Severity.INFO,
-                {
-                    "qtc_ms": _r(qtc_flag),
-                    "formula": formula,
-                    "qt_ms": _r(qt_ms),
-                    "threshold_ms": c.QTC_LONG_MS if urgent else prolonged_ms,
-                },
-            )
-        )
-    # Sinus rhythm is a P wave before (nearly) every QRS at a fixed PR; premature beats make
-    # it irregular but not less sinus, so regularity is not part of the call.
-    sinus = p_present and not (af or afl or avb3 or vt)
-    # A regular narrow-complex rhythm whose P merges into the T wave at fast rates is
-    # still called sinus for the rate statements (info only; never a green channel).
-    underlying_regular = drr < c.AF_DRR_MEDIAN
-    rate_sinus = sinus or (underlying_regular and not wide and not (af or afl or avb3 or vt))
-    rate_ev = {
-        "heart_rate_bpm": _r(hr),
-        "p_wave_coherence": _r(coherence, 2),
-        "p_waves": "present" if p_present else "not seen (regular narrow rhythm)",
-    }
-    if rate_sinus and hr < c.SINUS_BRADY_BPM:
-        flags.append(
-            Flag("SINUS_BRADY", Severity.INFO, {**rate_ev, "threshold_bpm": c.SINUS_BRADY_BPM})
-        )
-    if rate_sinus and c.SINUS_TACHY_BPM < hr <= c.TACHY_SEVERE_BPM:
-        flags.append(
-            Flag("SINUS_TACHY", Severity.INFO, {**rate_ev, "threshold_bpm": c.SINUS_TACHY_BPM})
-        )
-    if sinus and pr_ms is not None and pr_ms > c.PR_LONG_MS:
-        flags.append(
-            Flag("AVB1", Severity.INFO, {"pr_ms": _r(pr_ms), "threshold_ms": c.PR_LONG_MS})
-        )
+    reported = tuple(flag for flag in flags if flag is not None)
+    return AnalysisResult(ALGORITHM_VERSION, True, rounded(hr), measurements, quality, reported)
+
+
+def _low_voltage_flag(fid: Fiducials, idx: dict[str, int], ok: set[str]) -> Flag | None:
+    """LOW_VOLTAGE when every limb lead, or every chest lead, has a small QRS."""
     limb = [n for n in LIMB_LEADS if n in ok]
     chest = [n for n in CHEST_LEADS if n in ok]
-    if (len(limb) == 6 and all(fid.qrs_ptp[idx[n]] < c.LOW_VOLTAGE_LIMB_MV for n in limb)) or (
-        len(chest) == 6 and all(fid.qrs_ptp[idx[n]] < c.LOW_VOLTAGE_CHEST_MV for n in chest)
+    if not (
+        (len(limb) == 6 and all(fid.qrs_ptp[idx[n]] < c.LOW_VOLTAGE_LIMB_MV for n in limb))
+        or (len(chest) == 6 and all(fid.qrs_ptp[idx[n]] < c.LOW_VOLTAGE_CHEST_MV for n in chest))
     ):
-        flags.append(
-            Flag(
-                "LOW_VOLTAGE",
-                Severity.INFO,
-                {"limb_max_mv": _r(max((fid.qrs_ptp[idx[n]] for n in limb), default=0.0), 2)},
-            )
-        )
-    bad = {n: q for n, q in quality.items() if q != "ok"}
-    reversal = limb_reversal_suspected(
-        {n: float(fid.qrs_area[i]) for n, i in idx.items()},
-        {
-            "I": float(
-                med[max(0, fid.p_onset or 0) : fid.qrs_onset, idx["I"]].mean()
-                - fid.baseline[idx["I"]]
-            )
-            if "I" in idx and fid.p_onset is not None
-            else 0.0
-        },
+        return None
+    return Flag(
+        "LOW_VOLTAGE",
+        Severity.INFO,
+        {"limb_max_mv": rounded(max((fid.qrs_ptp[idx[n]] for n in limb), default=0.0), 2)},
     )
-    if bad or reversal:
-        ev: dict[str, Any] = {"leads": bad}
-        if reversal:
-            ev["suspected_limb_lead_reversal"] = "LA/RA"
-        flags.append(Flag("POOR_QUALITY", Severity.INFO, ev))
 
+
+def _measurements(
+    f: RhythmFeatures,
+    iv: Intervals,
+    fid: Fiducials,
+    idx: dict[str, int],
+    r_peaks: np.ndarray,
+    dominant: np.ndarray,
+    rr: np.ndarray,
+    mean_rr: float,
+    pacing: Pacing | None,
+    input_fs: float,
+    not_evaluated: list[str],
+) -> dict[str, Any]:
+    """The measurements of a readable record; R peaks as input-rate sample indices."""
+    axis = None
+    if "I" in idx and "aVF" in idx:
+        axis = float(np.degrees(np.arctan2(fid.qrs_area[idx["aVF"]], fid.qrs_area[idx["I"]])))
+    atrial = f.atrial
     scale = input_fs / FS
-    measurements: dict[str, Any] = {
-        "heart_rate_bpm": _r(hr),
-        "rr_mean_ms": _r(mean_rr * 1000),
-        "rr_sd_ms": _r(float(np.std(rr)) * 1000),
-        "rr_irregularity": _r(irregular, 3),
-        "beats": n_beats,
+    return {
+        "heart_rate_bpm": rounded(f.hr),
+        "rr_mean_ms": rounded(mean_rr * 1000),
+        "rr_sd_ms": rounded(float(np.std(rr)) * 1000),
+        "rr_irregularity": rounded(f.irregular, 3),
+        "beats": f.beats,
         "dominant_beats": int(dominant.sum()),
-        "p_ms": _r(p_ms),
-        "pr_ms": _r(pr_ms),
-        "qrs_ms": _r(qrs_ms),
-        "qt_ms": _r(qt_ms),
-        "qtc_bazett_ms": _r(qtc_b),
-        "qtc_fridericia_ms": _r(qtc_f),
-        "axis_deg": _r(axis, 0),
-        "p_wave_present": p_present,
-        "p_wave_coherence": _r(coherence, 2),
-        "flutter_periodicity": _r(flutter_score, 2),
-        "rr_irregularity_robust": _r(drr, 3),
-        "atrial_concentration": _r(atrial.concentration, 2) if atrial else None,
-        "atrial_dominant_hz": _r(atrial.dominant_hz, 2) if atrial else None,
+        "p_ms": rounded(iv.p_ms),
+        "pr_ms": rounded(iv.pr_ms),
+        "qrs_ms": rounded(iv.qrs_ms),
+        "qt_ms": rounded(iv.qt_ms),
+        "qtc_bazett_ms": rounded(iv.qtc_bazett_ms),
+        "qtc_fridericia_ms": rounded(iv.qtc_fridericia_ms),
+        "axis_deg": rounded(axis, 0),
+        "p_wave_present": f.p_present,
+        "p_wave_coherence": rounded(f.coherence, 2),
+        "flutter_periodicity": rounded(f.flutter_score, 2),
+        "rr_irregularity_robust": rounded(f.drr, 3),
+        "atrial_concentration": rounded(atrial.concentration, 2) if atrial else None,
+        "atrial_dominant_hz": rounded(atrial.dominant_hz, 2) if atrial else None,
         "paced_beats": int(pacing.paced.sum()) if pacing is not None else None,
-        "st_j_mv": {n: round(v, 3) for n, v in st_j.items()},
-        "st_j60_mv": {n: round(v, 3) for n, v in st_60.items()},
+        "st_j_mv": {n: round(float(fid.st_j[i]), 3) for n, i in idx.items()},
+        "st_j60_mv": {n: round(float(fid.st_j60[i]), 3) for n, i in idx.items()},
         "r_peaks": [round(p * scale) for p in r_peaks],
         "not_evaluated": not_evaluated,
     }
-    return AnalysisResult(ALGORITHM_VERSION, True, _r(hr), measurements, quality, tuple(flags))
-
-
-def _paced_flag(pacing: Pacing, ventricular: bool, p_present: bool, atrial: Any, hr: float) -> Flag:
-    """PACED with its evidence; P waves at their own faster rate beside a ventricular paced
-    rhythm are the AV block the pacemaker treats, said here rather than as AVB3 (the
-    pacemaker carries the ventricles: no green channel)."""
-    ev: dict[str, Any] = {
-        "pacing": "ventricular" if ventricular else "atrial",
-        "paced_beats": int(pacing.paced.sum()),
-        "beats": int(pacing.paced.size),
-        "stimulus_to_r_ms": _r(pacing.spike_to_r_ms),
-        "stimuli": int(pacing.spikes.size),
-    }
-    if (
-        ventricular
-        and not p_present
-        and atrial is not None
-        and atrial.p_rate_bpm is not None
-        and atrial.p_rate_bpm > c.AVB3_P_TO_QRS_RATIO_PACED * hr
-    ):
-        ev["atrial_rate_bpm"] = _r(atrial.p_rate_bpm)
-        ev["note"] = "P waves not conducted at their own rate: underlying AV block"
-    return Flag("PACED", Severity.INFO, ev)

@@ -1,10 +1,17 @@
-"""Per-lead signal quality: lead off, clipping, baseline wander, mains and muscle noise."""
+"""Per-lead signal quality: lead off, clipping, baseline wander, mains and muscle noise.
+
+Also the POOR_QUALITY statement: leads not ok and a suspected LA/RA reversal.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from ecg_relay.analysis.beats import MEDIAN_PRE_S
+from ecg_relay.analysis.delineation import Fiducials
+from ecg_relay.analysis.result import Flag, Severity
 from ecg_relay.analysis.spectral import welch
 
 FLAT_PTP_MV = 0.05  # a connected electrode shows at least QRS or noise above 50 uV
@@ -77,6 +84,30 @@ def limb_reversal_suspected(qrs_area: dict[str, float], p_amp: dict[str, float])
     if not {"I", "aVR"} <= qrs_area.keys():
         return False
     return qrs_area["I"] < 0 and p_amp.get("I", 0.0) < -0.03 and qrs_area["aVR"] > 0
+
+
+def poor_quality_flag(
+    quality: dict[str, str], med: np.ndarray, fid: Fiducials, idx: dict[str, int]
+) -> Flag | None:
+    """POOR_QUALITY naming the leads that are not ok and a suspected LA/RA reversal."""
+    bad = {n: q for n, q in quality.items() if q != "ok"}
+    reversal = limb_reversal_suspected(
+        {n: float(fid.qrs_area[i]) for n, i in idx.items()},
+        {
+            "I": float(
+                med[max(0, fid.p_onset or 0) : fid.qrs_onset, idx["I"]].mean()
+                - fid.baseline[idx["I"]]
+            )
+            if "I" in idx and fid.p_onset is not None
+            else 0.0
+        },
+    )
+    if not (bad or reversal):
+        return None
+    ev: dict[str, Any] = {"leads": bad}
+    if reversal:
+        ev["suspected_limb_lead_reversal"] = "LA/RA"
+    return Flag("POOR_QUALITY", Severity.INFO, ev)
 
 
 def qrs_to_noise(

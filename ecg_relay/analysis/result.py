@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
+
 # Bump on any change that can change a flag: reviews are tied to (flag code, version).
 ALGORITHM_VERSION = "xinlian-ecg-1.3.0"
 
@@ -40,6 +42,11 @@ FLAG_CODES: frozenset[str] = frozenset(
         "REPEAT_ECG",
     }
 )
+
+
+def rounded(value: float | None, nd: int = 1) -> float | None:
+    """``value`` rounded for a flag's evidence or a measurement; None when missing or not finite."""
+    return None if value is None or not np.isfinite(value) else round(float(value), nd)
 
 
 class Severity(StrEnum):
