@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ from ecg_relay.analysis.conduction import bundle_branch_block, bundle_branch_fla
 from ecg_relay.analysis.delineation import Fiducials, delineate, pr_knot_offset, with_st_from
 from ecg_relay.analysis.intervals import Intervals, intervals, qtc_flag
 from ecg_relay.analysis.ischaemia import st_flags, st_levels
-from ecg_relay.analysis.leads import CHEST_LEADS, LIMB_LEADS, normalise_lead
+from ecg_relay.analysis.leads import CHEST_LEADS, LIMB_LEADS, is_ecg_lead, normalise_lead
 from ecg_relay.analysis.pacing import MIN_FS as PACING_MIN_FS
 from ecg_relay.analysis.pacing import Pacing, paced_beats, pacing_spikes, remove_spikes
 from ecg_relay.analysis.quality import lead_quality, poor_quality_flag, qrs_to_noise
@@ -78,6 +79,29 @@ def analyze(
         x = x[:, None]
     if x.ndim != 2 or x.shape[1] != len(lead_names):
         raise ValueError(f"signals shape {x.shape} does not match {len(lead_names)} lead names")
+    # A monitor record can carry PLETH, RESP or ABP beside the ECG: those are no lead, and
+    # read as leads they were taken for a wide, noisy "QRS" (a false VT on v102s).
+    ecg = [is_ecg_lead(n) for n in lead_names]
+    if all(ecg):
+        return _analyze_leads(x, fs, list(lead_names), sex=sex, age=age, mains_hz=mains_hz)
+    ignored = [n for n, keep in zip(lead_names, ecg, strict=True) if not keep]
+    if not any(ecg):
+        return _unreadable("no_ecg_lead", {}, {"ignored_channels": ignored})
+    kept = [n for n, keep in zip(lead_names, ecg, strict=True) if keep]
+    result = _analyze_leads(x[:, ecg], fs, kept, sex=sex, age=age, mains_hz=mains_hz)
+    return replace(result, measurements={**result.measurements, "ignored_channels": ignored})
+
+
+def _analyze_leads(
+    x: np.ndarray,
+    fs: float,
+    lead_names: Sequence[str],
+    *,
+    sex: str | None,
+    age: float | None,
+    mains_hz: float,
+) -> AnalysisResult:
+    """analyze() on ECG leads only: (n_samples, n_leads) mV, one name per column."""
     names = [normalise_lead(n) for n in lead_names]
     if fs <= 0 or x.shape[0] < 2 * fs:
         return _unreadable("too_short", dict.fromkeys(names, "missing"))

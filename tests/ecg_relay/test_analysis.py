@@ -158,6 +158,22 @@ def test_two_lead_holter_record_is_analysed() -> None:
     assert any("STEMI_ANTERIOR" in s for s in r.measurements["not_evaluated"])
 
 
+def test_monitor_channels_beside_the_ecg_are_not_read_as_leads() -> None:
+    """PLETH and RESP in the same record are left out and named; the ECG reads as alone."""
+    e = simulate("normal", seed=3)
+    t = np.arange(e.signals.shape[0]) / e.fs
+    pleth = 40 * np.clip(np.sin(2 * np.pi * 1.2 * t), 0, None)[:, None]  # NU, pulse-shaped
+    resp = 300 * np.sin(2 * np.pi * 0.25 * t)[:, None]
+    x = np.hstack([e.signals, pleth, resp])
+    alone = analyze(e.signals, e.fs, e.lead_names)
+    mixed = analyze(x, e.fs, [*e.lead_names, "PLETH", "Resp"])
+    assert mixed.codes == alone.codes
+    assert mixed.measurements["ignored_channels"] == ["PLETH", "Resp"]
+    assert set(mixed.lead_quality) == set(alone.lead_quality)
+    none = analyze(x[:, -2:], e.fs, ["PLETH", "ABP"])
+    assert not none.readable and none.measurements["unreadable_reason"] == "no_ecg_lead"
+
+
 def test_lead_name_spellings() -> None:
     """Common spellings map to the standard names."""
     assert [normalise_lead(n) for n in ("i", "ii", "AVR", "avf", "v1", "MLII", "V6")] == [
