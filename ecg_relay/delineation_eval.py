@@ -11,6 +11,12 @@ Willems JL et al., J Am Coll Cardiol 1985;5:1261), so two references are reporte
   lead II peak), the median over beats.
 
 Bias is measured minus annotated, in ms (median and median absolute deviation).
+
+ST elevation added to the real beats from lead II's annotated QRS end (a plateau that rises
+at the J point and falls after the T peak, as the simulator draws it) tests the J point and
+the PR baseline on real morphologies: how many records the analysis then flags for STEMI.
+LUDB's amplitudes are not physical (every lead scaled to 1 mV peak-to-peak), so the added
+millivolts are relative to that scale.
 """
 
 from __future__ import annotations
@@ -26,6 +32,11 @@ import wfdb
 
 from ecg_relay.analysis import analyze
 
+ADDED_ST_MV = (0.0, 0.10, 0.15, 0.20)
+STEMI_CODES = frozenset({"STEMI_INFERIOR", "STEMI_ANTERIOR", "STEMI_LATERAL", "STE_PROBABLE_LVH"})
+# Records the added-ST test leaves out: LBBB and pacing take the ST criteria away by design,
+# and MI labels may carry ST elevation of their own.
+_ADDED_ST_EXCLUDED = ("left bundle", "pacing", "p-synchrony", "stemi", "infarction")
 LUDB_LEADS = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
 MATCH_S = 0.040
 
@@ -113,10 +124,47 @@ def reference_intervals(base: Path, fs: float) -> dict[str, dict[str, float | No
     }
 
 
+def _st_plateau(n: int, fs: float, beats: list[tuple[int, int]]) -> np.ndarray:
+    """0..1 per sample: up within a few ms of each J point, down 30 ms after its T peak."""
+    t = np.arange(n) / fs
+    out = np.zeros(n)
+    for j, t_peak in beats:
+        rise = 0.5 * (1 + np.tanh((t - j / fs + 0.004) / 0.006))
+        fall = 0.5 * (1 - np.tanh((t - t_peak / fs - 0.03) / 0.05))
+        out += rise * fall
+    return np.clip(out, 0.0, 1.0)
+
+
+def _inferior_added(x: np.ndarray, names: list[str], plateau: np.ndarray, mv: float) -> np.ndarray:
+    """``mv`` of ST elevation in II and III, and what Einthoven and Goldberger make of it in
+    aVF (+mv), aVR and aVL (-mv/2); I is unchanged."""
+    y = x.copy()
+    upper = [n.upper() for n in names]
+    for lead, share in (("II", 1.0), ("III", 1.0), ("AVF", 1.0), ("AVR", -0.5), ("AVL", -0.5)):
+        if lead in upper:
+            y[:, upper.index(lead)] += share * mv * plateau
+    return y
+
+
+def _j_and_t_peaks(base: Path) -> list[tuple[int, int]]:
+    ann = wfdb.rdann(str(base), "ii")
+    sym, smp = list(ann.symbol), [int(s) for s in ann.sample]
+    beats: list[tuple[int, int]] = []
+    for k, s in enumerate(sym):
+        if s != "N" or k + 1 >= len(sym) or sym[k + 1] != ")":
+            continue
+        # The T peak of this beat: the first 't' before the next QRS.
+        nxt = next((m for m in range(k + 2, len(sym)) if sym[m] in ("t", "N")), None)
+        if nxt is not None and sym[nxt] == "t":
+            beats.append((smp[k + 1], smp[nxt]))
+    return beats
+
+
 @dataclass
 class DelineationReport:
     rows: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    added_st: dict[float, list[int]] = field(default_factory=dict)  # mV -> [flagged, records]
 
     def to_json(self) -> dict[str, Any]:
         summary: dict[str, dict[str, Any]] = {}
@@ -141,7 +189,15 @@ class DelineationReport:
                     "within_10_ms": round(float(np.mean(np.abs(diffs) <= 10)), 3),
                     "within_20_ms": round(float(np.mean(np.abs(diffs) <= 20)), 3),
                 }
-        return {"summary": summary, "records": self.rows, "skipped": self.skipped}
+        added = {
+            f"{mv:.2f}": {"flagged": hit, "records": n} for mv, (hit, n) in self.added_st.items()
+        }
+        return {
+            "summary": summary,
+            "added_st_elevation_inferior": added,
+            "records": self.rows,
+            "skipped": self.skipped,
+        }
 
 
 def evaluate_delineation(
@@ -165,8 +221,23 @@ def evaluate_delineation(
         if not ref:
             report.skipped.append({"record": ident, "reason": "no annotated QRS in lead II"})
             continue
-        result = analyze(np.nan_to_num(rec.p_signal), float(rec.fs), list(rec.sig_name))
+        x = np.nan_to_num(rec.p_signal)
+        names = list(rec.sig_name)
+        result = analyze(x, float(rec.fs), names)
         m = result.measurements
         measured = {k: m.get(k) for k in ("qrs_ms", "qt_ms", "pr_ms")}
         report.rows.append({"record": ident, "measured": measured, **ref})
+        label = row.get("label", "").lower()
+        if "STEMI" in row["triage"] or any(k in label for k in _ADDED_ST_EXCLUDED):
+            continue
+        beats = _j_and_t_peaks(base)
+        if len(beats) < 4:
+            continue
+        plateau = _st_plateau(x.shape[0], float(rec.fs), beats)
+        for mv in ADDED_ST_MV:
+            y = _inferior_added(x, names, plateau, mv)
+            codes = set(analyze(y, float(rec.fs), names, sex="M", age=60).codes)
+            counts = report.added_st.setdefault(mv, [0, 0])
+            counts[0] += bool(codes & STEMI_CODES)
+            counts[1] += 1
     return report
