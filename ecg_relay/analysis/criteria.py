@@ -54,6 +54,9 @@ LVH_STE_LEADS = ("V1", "V2", "V3")
 MIN_QRS_TO_NOISE = 5.0
 
 WIDE_QRS_MS = 120.0  # complete bundle branch block / ventricular origin (Surawicz 2009)
+# A nonspecific intraventricular conduction delay rarely exceeds 140 ms; wider complexes
+# without a bundle branch pattern are treated as possibly ventricular (no ST criteria).
+IVCD_MAX_QRS_MS = 140.0
 # Bundle branch block morphology (Surawicz 2009): the R' of RBBB lies 60-130 ms into the
 # QRS; LBBB has no septal q in I, V5, V6 and an R-peak time > 60 ms in V5-V6.
 RBBB_LATE_R_MV = 0.15

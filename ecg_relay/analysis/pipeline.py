@@ -283,7 +283,14 @@ def _assess(
     afl = flutter_rate_hz(f, vt=vt)
     # Flutter waves run through the PR and ST segments and mimic ST elevation or depression
     # (locked 2:1 F waves did so in every simulated 2:1 flutter): no ST criteria in flutter.
-    st_applicable = (not iv.wide or rbbb) and not afl and not v_paced
+    # The 4th UDMI (Thygesen K et al., Circulation 2018;138:e618) names LBBB and ventricular
+    # pacing as the conduction that hides an infarct's ST elevation; RBBB and a nonspecific
+    # intraventricular delay keep the ST criteria. Wider than IVCD_MAX_QRS_MS without a
+    # bundle branch pattern, the complexes may be ventricular: no ST criteria there.
+    ivcd = (
+        bbb is not None and not (bbb.lbbb or bbb.rbbb) and not vt and iv.qrs_ms < c.IVCD_MAX_QRS_MS
+    )
+    st_applicable = (not iv.wide or rbbb or ivcd) and not afl and not v_paced
     if v_paced:
         not_evaluated.append(
             "STEMI: ventricular paced rhythm, ST criteria do not apply "

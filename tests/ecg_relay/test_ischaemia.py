@@ -290,3 +290,44 @@ def test_qtc_over_500_is_urgent_and_normal_qtc_is_silent(seed: int) -> None:
     e = simulate("normal", seed=seed)
     normal = analyze(e.signals, e.fs, e.lead_names, sex="M", age=50)
     assert not {"QTC_LONG", "QTC_PROLONGED"} & set(normal.codes), normal.codes
+
+
+def _ivcd_record(st_j_mv: tuple[float, ...], seed: int = 1) -> np.ndarray:
+    """Sinus rhythm at 72/min whose QRS is stretched to ~125 ms without a bundle branch
+    pattern (a nonspecific intraventricular conduction delay), with ``st_j_mv`` at J."""
+    from devices.simulator import morphology as m
+
+    base = m.normal_shape(qt_s=0.40)
+    stretch = 1.5
+    shape = m.BeatShape(
+        qrs_s=base.qrs_s * stretch,
+        qrs=tuple(m.Wave(w.centre_s * stretch, w.sigma_s * stretch, w.amplitude) for w in base.qrs),
+        t_waves=(
+            m.Wave(
+                base.t_waves[0].centre_s + 0.045, base.t_waves[0].sigma_s, base.t_waves[0].amplitude
+            ),
+        ),
+        st_j_mv=st_j_mv,
+        r_centre_s=base.r_centre_s * stretch,
+    )
+    fs, n = 500, 5000
+    x = np.zeros((n, 8))
+    for onset in np.arange(0.3, 9.5, 60 / 72):
+        idx = np.arange(int((onset - 0.05) * fs), min(n, int((onset + 0.75) * fs)))
+        x[idx] += m.render(shape, (idx - onset * fs) / fs)
+        p = np.arange(int((onset - 0.20) * fs), int((onset - 0.04) * fs))
+        x[p] += m.p_wave((p - (onset - 0.12) * fs) / fs)
+    x += np.random.default_rng(seed).normal(0, 0.005, x.shape)
+    return m.derive_twelve(x)
+
+
+def test_stemi_criteria_apply_through_a_nonspecific_conduction_delay() -> None:
+    """QRS >= 120 ms without LBBB or RBBB morphology: the 4th UDMI's ST criteria still apply
+    (only LBBB and ventricular pacing hide an infarct's ST elevation)."""
+    from devices.simulator.scenarios import ST_INFERIOR
+
+    r = analyze(_ivcd_record(ST_INFERIOR), 500, STANDARD_LEADS, sex="M", age=60)
+    assert r.measurements["qrs_ms"] >= 120
+    assert "STEMI_INFERIOR" in r.codes and not {"LBBB", "RBBB"} & set(r.codes)
+    quiet = analyze(_ivcd_record((0.0,) * 8), 500, STANDARD_LEADS, sex="M", age=60)
+    assert not {"STEMI_INFERIOR", "STEMI_ANTERIOR", "STEMI_LATERAL"} & set(quiet.codes)
