@@ -135,12 +135,31 @@ def _st_plateau(n: int, fs: float, beats: list[tuple[int, int]]) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def _inferior_added(x: np.ndarray, names: list[str], plateau: np.ndarray, mv: float) -> np.ndarray:
-    """``mv`` of ST elevation in II and III, and what Einthoven and Goldberger make of it in
-    aVF (+mv), aVR and aVL (-mv/2); I is unchanged."""
+# ST elevation added per territory, as shares of the added mV per lead. Limb leads keep
+# Einthoven's and Goldberger's relations: inferior is +1 in II and III, so +1 in aVF, -1/2 in
+# aVR and aVL and 0 in I; lateral is +1 in I and 0 in II, so -1 in III, +1 in aVL, -1/2 in aVR
+# and aVF. V2-V3 get 1.5 times the rest, as their thresholds are higher (4th UDMI).
+ADDED_ST_TERRITORIES: dict[str, tuple[tuple[str, float], ...]] = {
+    "inferior": (("II", 1.0), ("III", 1.0), ("AVF", 1.0), ("AVR", -0.5), ("AVL", -0.5)),
+    "anterior": (("V1", 1.0), ("V2", 1.5), ("V3", 1.5), ("V4", 1.0)),
+    "lateral": (
+        ("I", 1.0),
+        ("III", -1.0),
+        ("AVL", 1.0),
+        ("AVR", -0.5),
+        ("AVF", -0.5),
+        ("V5", 1.0),
+        ("V6", 1.0),
+    ),
+}
+
+
+def _added(
+    x: np.ndarray, names: list[str], plateau: np.ndarray, mv: float, territory: str
+) -> np.ndarray:
     y = x.copy()
     upper = [n.upper() for n in names]
-    for lead, share in (("II", 1.0), ("III", 1.0), ("AVF", 1.0), ("AVR", -0.5), ("AVL", -0.5)):
+    for lead, share in ADDED_ST_TERRITORIES[territory]:
         if lead in upper:
             y[:, upper.index(lead)] += share * mv * plateau
     return y
@@ -164,7 +183,8 @@ def _j_and_t_peaks(base: Path) -> list[tuple[int, int]]:
 class DelineationReport:
     rows: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
-    added_st: dict[float, list[int]] = field(default_factory=dict)  # mV -> [flagged, records]
+    # territory -> mV -> [flagged, records]
+    added_st: dict[str, dict[float, list[int]]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         summary: dict[str, dict[str, Any]] = {}
@@ -190,11 +210,14 @@ class DelineationReport:
                     "within_20_ms": round(float(np.mean(np.abs(diffs) <= 20)), 3),
                 }
         added = {
-            f"{mv:.2f}": {"flagged": hit, "records": n} for mv, (hit, n) in self.added_st.items()
+            territory: {
+                f"{mv:.2f}": {"flagged": hit, "records": n} for mv, (hit, n) in by_mv.items()
+            }
+            for territory, by_mv in self.added_st.items()
         }
         return {
             "summary": summary,
-            "added_st_elevation_inferior": added,
+            "added_st_elevation": added,
             "records": self.rows,
             "skipped": self.skipped,
         }
@@ -234,10 +257,11 @@ def evaluate_delineation(
         if len(beats) < 4:
             continue
         plateau = _st_plateau(x.shape[0], float(rec.fs), beats)
-        for mv in ADDED_ST_MV:
-            y = _inferior_added(x, names, plateau, mv)
-            codes = set(analyze(y, float(rec.fs), names, sex="M", age=60).codes)
-            counts = report.added_st.setdefault(mv, [0, 0])
-            counts[0] += bool(codes & STEMI_CODES)
-            counts[1] += 1
+        for territory in ADDED_ST_TERRITORIES:
+            for mv in ADDED_ST_MV:
+                y = _added(x, names, plateau, mv, territory)
+                codes = set(analyze(y, float(rec.fs), names, sex="M", age=60).codes)
+                counts = report.added_st.setdefault(territory, {}).setdefault(mv, [0, 0])
+                counts[0] += bool(codes & STEMI_CODES)
+                counts[1] += 1
     return report

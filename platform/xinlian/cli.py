@@ -417,11 +417,9 @@ def eval_delineation(
             f"{s['within_20_ms']:.0%}",
         )
     console.print(table)
-    for mv, a in out["added_st_elevation_inferior"].items():
-        console.print(
-            f"+{mv} mV ST elevation added in II, III, aVF from the annotated J point: "
-            f"{a['flagged']}/{a['records']} records flagged STEMI"
-        )
+    for territory, by_mv in out["added_st_elevation"].items():
+        counts = ", ".join(f"+{mv} mV {a['flagged']}/{a['records']}" for mv, a in by_mv.items())
+        console.print(f"ST elevation added from the annotated J point, {territory}: {counts}")
     for sk in out["skipped"]:
         console.print(f"skipped {sk['record']}: {sk['reason']}")
 

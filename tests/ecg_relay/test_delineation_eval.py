@@ -53,7 +53,7 @@ def test_intervals_on_ludb() -> None:
     assert abs(s["lead_ii.qt_ms"]["bias_ms"]) <= 15 and s["lead_ii.qt_ms"]["within_20_ms"] >= 0.6
     # ST elevation added to real beats from the annotated J point: none flagged without it,
     # most at 1.5 mm and more (docs/validation.md gives the counts).
-    added = out["added_st_elevation_inferior"]
-    assert added["0.00"]["flagged"] == 0 and added["0.00"]["records"] >= 70
-    assert added["0.15"]["flagged"] >= 0.75 * added["0.15"]["records"]
-    assert added["0.20"]["flagged"] >= 0.85 * added["0.20"]["records"]
+    for territory, added in out["added_st_elevation"].items():
+        assert added["0.00"]["flagged"] == 0 and added["0.00"]["records"] >= 70, territory
+        assert added["0.15"]["flagged"] >= 0.8 * added["0.15"]["records"], territory
+        assert added["0.20"]["flagged"] >= 0.9 * added["0.20"]["records"], territory
