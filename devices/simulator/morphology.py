@@ -34,6 +34,19 @@ class BeatShape:
     r_centre_s: float = 0.040
 
 
+# Repolarisation shortens with the heart rate as a whole: the T wave narrows with the QT as
+# the ST segment shortens (at 150/min a T wave of resting width would start inside the QRS
+# and lift the J point, which real tachycardias do not do). The shapes below are drawn for
+# a QT of T_REFERENCE_QT_S and scaled in time with the QT, never stretched beyond 1.2.
+T_REFERENCE_QT_S = 0.40
+
+
+def t_wave(qt_s: float, before_end_s: float, sigma_s: float, amplitude: tuple[float, ...]) -> Wave:
+    """A T wave whose end (about 2.4 sigma after its peak) lies at ``qt_s`` from QRS onset."""
+    k = min(1.2, qt_s / T_REFERENCE_QT_S)
+    return Wave(qt_s - before_end_s * k, sigma_s * k, amplitude)
+
+
 P_AMPLITUDE = (0.08, 0.15, 0.06, 0.06, 0.05, 0.05, 0.05, 0.05)
 
 
@@ -42,7 +55,7 @@ def normal_shape(*, qt_s: float, st_j_mv: tuple[float, ...] = (0.0,) * 8) -> Bea
     q = Wave(0.015, 0.007, (-0.05, -0.08, 0.0, 0.0, 0.0, -0.05, -0.08, -0.08))
     r = Wave(0.040, 0.010, (0.70, 1.20, 0.20, 0.40, 0.70, 1.20, 1.30, 1.00))
     s = Wave(0.065, 0.010, (-0.10, -0.20, -1.00, -1.30, -0.80, -0.40, -0.20, -0.10))
-    t = Wave(qt_s - 0.110, 0.045, (0.20, 0.30, 0.10, 0.40, 0.45, 0.40, 0.30, 0.25))
+    t = t_wave(qt_s, 0.110, 0.045, (0.20, 0.30, 0.10, 0.40, 0.45, 0.40, 0.30, 0.25))
     return BeatShape(qrs_s=0.090, qrs=(q, r, s), t_waves=(t,), st_j_mv=st_j_mv)
 
 
@@ -57,7 +70,7 @@ def lvh_shape(
     # Narrow enough that the deep S has returned to baseline by the J point (88 ms).
     r = Wave(0.040, 0.010, (1.20, 1.00, 0.20, 0.30, 0.50, 1.60, 2.60, 2.20))
     s = Wave(0.062, 0.008, (-0.10, -0.20, -2.00, -3.00, -2.20, -0.80, -0.20, -0.10))
-    t = Wave(qt_s - 0.110, 0.050, t_amplitude)
+    t = t_wave(qt_s, 0.110, 0.050, t_amplitude)
     return BeatShape(qrs_s=0.088, qrs=(q, r, s), t_waves=(t,), st_j_mv=st_j_mv)
 
 
@@ -66,7 +79,7 @@ def lbbb_shape(*, qt_s: float) -> BeatShape:
     r1 = Wave(0.050, 0.020, (0.60, 0.50, 0.00, 0.00, 0.10, 0.60, 0.90, 0.90))
     r2 = Wave(0.105, 0.022, (0.70, 0.50, 0.00, 0.00, 0.10, 0.70, 1.00, 1.00))
     qs = Wave(0.075, 0.035, (0.00, 0.00, -1.40, -1.80, -1.20, -0.30, 0.00, 0.00))
-    t = Wave(qt_s - 0.120, 0.055, (-0.25, -0.15, 0.35, 0.45, 0.35, 0.00, -0.25, -0.30))
+    t = t_wave(qt_s, 0.120, 0.055, (-0.25, -0.15, 0.35, 0.45, 0.35, 0.00, -0.25, -0.30))
     st = (-0.08, -0.05, 0.15, 0.20, 0.15, 0.0, -0.10, -0.10)
     return BeatShape(qrs_s=0.150, qrs=(r1, r2, qs), t_waves=(t,), st_j_mv=st, r_centre_s=0.105)
 
@@ -77,7 +90,7 @@ def rbbb_shape(*, qt_s: float) -> BeatShape:
     r = Wave(0.035, 0.010, (0.65, 1.00, 0.25, 0.40, 0.60, 1.10, 1.20, 0.95))
     s = Wave(0.070, 0.014, (-0.10, -0.15, -0.60, -0.90, -0.60, -0.40, -0.30, -0.25))
     late = Wave(0.105, 0.016, (-0.30, -0.15, 0.80, 0.55, 0.20, -0.20, -0.30, -0.35))
-    t = Wave(qt_s - 0.110, 0.045, (0.20, 0.25, -0.20, 0.10, 0.35, 0.35, 0.30, 0.25))
+    t = t_wave(qt_s, 0.110, 0.045, (0.20, 0.25, -0.20, 0.10, 0.35, 0.35, 0.30, 0.25))
     return BeatShape(qrs_s=0.130, qrs=(q, r, s, late), t_waves=(t,), st_j_mv=(0.0,) * 8)
 
 
@@ -93,7 +106,7 @@ def paced_shape(*, qt_s: float) -> BeatShape:
     (negative II, III, aVF; broad R in I and aVL), QS in V1-V4, discordant ST-T."""
     r = Wave(0.080, 0.030, (0.80, -0.90, -1.30, -1.60, -1.40, -0.90, 0.30, 0.70))
     late = Wave(0.130, 0.020, (0.30, -0.20, -0.20, -0.30, -0.30, -0.20, 0.30, 0.40))
-    t = Wave(qt_s - 0.120, 0.055, (-0.25, 0.25, 0.35, 0.45, 0.40, 0.25, -0.10, -0.25))
+    t = t_wave(qt_s, 0.120, 0.055, (-0.25, 0.25, 0.35, 0.45, 0.40, 0.25, -0.10, -0.25))
     return BeatShape(qrs_s=0.160, qrs=(r, late), t_waves=(t,), st_j_mv=(0.0,) * 8, r_centre_s=0.080)
 
 

@@ -114,6 +114,11 @@ FLUTTER_AMPLITUDE_MV = 0.04
 # aVF, V1 (the leads where F waves are seen, Cosio FG, Arrhythm Electrophysiol Rev 2017;6:55).
 FLUTTER_DIFF_S = 0.04
 FLUTTER_RR_MULTIPLE_TOLERANCE = 0.15
+# "F waves" three to an RR interval in a regular rhythm are read as sinus P and T waves
+# (arrhythmia.flutter_rate_hz). The band is wider than the multiple tolerance above: the
+# autocorrelation peak is found at a lag quantised to 4 ms and the P-T spacing of sinus
+# tachycardia only approximates a third of the cycle (2.84 at 135/min in the simulator).
+FLUTTER_THIRD_TOLERANCE = 0.2
 FLUTTER_PERIODICITY = 0.55
 FLUTTER_LEADS = ("II", "III", "aVF", "V1")
 FLUTTER_RATE_AGREEMENT_HZ = 0.2  # 12/min: one circuit, one rate in every lead

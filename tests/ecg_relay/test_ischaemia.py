@@ -331,3 +331,17 @@ def test_stemi_criteria_apply_through_a_nonspecific_conduction_delay() -> None:
     assert "STEMI_INFERIOR" in r.codes and not {"LBBB", "RBBB"} & set(r.codes)
     quiet = analyze(_ivcd_record((0.0,) * 8), 500, STANDARD_LEADS, sex="M", age=60)
     assert not {"STEMI_INFERIOR", "STEMI_ANTERIOR", "STEMI_LATERAL"} & set(quiet.codes)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "rate"),
+    [("sinus_tachy", 140.0), ("sinus_tachy", 160.0), ("rbbb", 110.0), ("rbbb", 130.0)],
+)
+def test_fast_rhythms_raise_no_st_elevation(scenario: str, rate: float) -> None:
+    """At 110-160/min the ST segment shortens and the T wave narrows with the QT (the
+    simulator draws it so): its upslope is no ST elevation at J, and the P and T waves that
+    split the cycle into thirds are no flutter."""
+    for seed in (1, 2, 3):
+        e = simulate(scenario, seed=seed, heart_rate_bpm=rate)
+        codes = set(analyze(e.signals, e.fs, e.lead_names, sex="M", age=60).codes)
+        assert not {"STEMI_INFERIOR", "STEMI_ANTERIOR", "STEMI_LATERAL", "AFL"} & codes, codes
