@@ -33,7 +33,8 @@ import wfdb
 from ecg_relay.analysis import analyze
 
 ADDED_ST_MV = (0.0, 0.10, 0.15, 0.20)
-STEMI_CODES = frozenset({"STEMI_INFERIOR", "STEMI_ANTERIOR", "STEMI_LATERAL", "STE_PROBABLE_LVH"})
+# Only the flags that open a green channel count (STE_PROBABLE_LVH, the LVH mimic, does not).
+STEMI_CODES = frozenset({"STEMI_INFERIOR", "STEMI_ANTERIOR", "STEMI_LATERAL"})
 # Records the added-ST test leaves out: LBBB and pacing take the ST criteria away by design,
 # and MI labels may carry ST elevation of their own.
 _ADDED_ST_EXCLUDED = ("left bundle", "pacing", "p-synchrony", "stemi", "infarction")
