@@ -188,7 +188,7 @@ def test_lead_name_spellings() -> None:
 
 
 # Fixed 2:1 flutter is tested on its own (tests/ecg_relay/test_rhythm.py): it is found in most
-# seeds, not all, and where it is missed its locked F waves are read as ST shifts.
+# seeds, not all; where it is missed it reads as sinus tachycardia.
 DETECTED = [s for s in SCENARIOS if s != "flutter_2to1"]
 ACUTE_CODES = {"STEMI_INFERIOR", "STEMI_ANTERIOR", "STEMI_LATERAL", "VT", "VF_ASYSTOLE", "AVB3"}
 
