@@ -1,12 +1,13 @@
 """Pacemaker spikes and paced beats.
 
-A pacing stimulus is a pulse of 0.1-1 ms (far shorter than any cardiac wave) that a
-diagnostic ECG sampled at 500 Hz or more keeps as a step of one or two samples up and
-straight back down: a slope many times the steepest QRS slope that reverses within a few
-milliseconds, on several leads at the same instant (IEC 60601-2-25 asks diagnostic
-electrocardiographs to show pacing pulses; AHA/ACCF/HRS ECG standardisation, Kligfield P
-et al., Circulation 2007;115:1306, recommends 500 Hz or more partly for that reason). At
-lower rates the pulse is filtered away, so pacing is only looked for at 500 Hz or more.
+A pacing stimulus is a pulse of 0.1-1 ms, far shorter than any cardiac wave. What a record
+sampled at 500 Hz or more keeps of it is a step of one or two samples, many times steeper
+than the steepest QRS slope, on most leads at the same instant; it then returns (the
+pulse) or stays (where the electrocardiograph's own pulse blanking leaves a step, as in
+the bipolar-paced LUDB records). Below 500 Hz the cart's filtering has removed it, so
+pacing is only looked for at 500 Hz or more (the AHA/ACCF/HRS recommendations, Kligfield P
+et al., Circulation 2007;115:1306, ask for 500 Hz and note that pacemaker pulses need
+more).
 
 A beat is paced when a spike precedes its R peak within SPIKE_TO_R_S; a record is a paced
 rhythm when most beats are (the reader then reports "paced rhythm", and bundle branch
@@ -36,7 +37,9 @@ ABRUPT_FRACTION = 0.5
 QUIET_BEFORE_S = 0.04
 QUIET_RATIO = 0.8
 # Steps on different leads within COINCIDENCE_S are one stimulus; it takes SPIKE_MIN_LEADS
-# leads (an electrode pop is on the leads of one electrode only, a stimulus on most).
+# leads (a chest electrode's pop is on one lead). A limb electrode's pop steps every lead
+# that uses it, but comes once, not before most beats: paced_beats and PACED_BEAT_SHARE
+# keep it from making a paced rhythm.
 COINCIDENCE_S = 0.004
 SPIKE_MIN_LEADS = 3
 # Ventricular stimulus to R peak: the paced QRS starts at the spike and peaks within 200 ms
