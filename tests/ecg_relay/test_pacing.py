@@ -97,3 +97,15 @@ def test_stimuli_are_found_at_the_recorded_rate() -> None:
     e = simulate("paced", seed=1, fs=1000)
     r = analyze(e.signals, e.fs, e.lead_names)
     assert "PACED" in r.codes and "LBBB" not in r.codes
+
+
+def test_limb_electrode_pop_is_no_paced_rhythm() -> None:
+    """A pop on the LA electrode steps I, III, aVR, aVL and aVF at once (a stimulus's
+    signature on five leads) but comes once: no paced rhythm."""
+    e = simulate("normal", seed=5)
+    x = e.signals.copy()
+    names = list(e.lead_names)
+    for lead, share in (("I", 1.0), ("III", -1.0), ("aVR", -0.5), ("aVL", 1.0), ("aVF", -0.5)):
+        x[2500:, names.index(lead)] += 2.0 * share
+    assert pacing_spikes(x, FS, ALL).size <= 1
+    assert "PACED" not in analyze(x, e.fs, e.lead_names).codes
