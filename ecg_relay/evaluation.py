@@ -26,6 +26,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,9 @@ def load_record(directory: Path, record: str) -> LoadedRecord:
                 sex if sex in ("M", "F") else None,
                 None if math.isnan(age) else age,
             )
+    if not any(directory.glob(f"{glob_escape(record)}.*")):
+        # Listed but absent: a record that cannot be read, not a file of another format.
+        raise FileNotFoundError(f"{record}: no file of this record in {directory}")
     raise NotWfdb(f"{record}: no WFDB header or known MATLAB layout")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -280,6 +280,18 @@ def _eval_progress(desc: str):  # type: ignore[no-untyped-def]
     )
 
 
+def _run_eval(name: str, data: Path, evaluate: Any) -> dict[str, Any]:
+    """Run one evaluation over DATA/records.csv with a progress line; its JSON report."""
+    if not (data / "records.csv").exists():
+        console.print(f"[red]{data}/records.csv not found[/red]")
+        raise typer.Exit(2)
+    with _eval_progress(name) as progress:
+        task = progress.add_task(name)
+        report = evaluate(data, progress=lambda _r: progress.advance(task))
+    out: dict[str, Any] = report.to_json()
+    return out
+
+
 @eval_app.command("triage")
 def eval_triage(
     data: Annotated[Path, typer.Option(help="Folder with records.csv (e.g. ../shared/ecg-data).")],
@@ -288,13 +300,7 @@ def eval_triage(
     """Sensitivity, specificity and PPV per triage code on labelled real records."""
     from ecg_relay.evaluation import evaluate_triage
 
-    if not (data / "records.csv").exists():
-        console.print(f"[red]{data}/records.csv not found[/red]")
-        raise typer.Exit(2)
-    with _eval_progress("triage") as progress:
-        task = progress.add_task("triage")
-        report = evaluate_triage(data, progress=lambda _r: progress.advance(task))
-    out = report.to_json()
+    out = _run_eval("triage", data, evaluate_triage)
     if as_json:
         print(json.dumps(out, ensure_ascii=False, indent=1))
         return
@@ -343,9 +349,7 @@ def eval_rpeaks(
     """QRS detection Se and +P (EC57, 150 ms window), next to wfdb's xqrs."""
     from ecg_relay.evaluation import evaluate_rpeaks
 
-    with _eval_progress("rpeaks") as progress:
-        task = progress.add_task("rpeaks")
-        out = evaluate_rpeaks(data, progress=lambda _r: progress.advance(task)).to_json()
+    out = _run_eval("rpeaks", data, evaluate_rpeaks)
     if as_json:
         print(json.dumps(out, ensure_ascii=False, indent=1))
         return
@@ -389,12 +393,7 @@ def eval_delineation(
     """QRS, QT and PR against LUDB's per-lead wave annotations (lead II and global)."""
     from ecg_relay.delineation_eval import evaluate_delineation
 
-    if not (data / "records.csv").exists():
-        console.print(f"[red]{data}/records.csv not found[/red]")
-        raise typer.Exit(2)
-    with _eval_progress("delineation") as progress:
-        task = progress.add_task("delineation")
-        out = evaluate_delineation(data, progress=lambda _r: progress.advance(task)).to_json()
+    out = _run_eval("delineation", data, evaluate_delineation)
     if as_json:
         print(json.dumps(out, ensure_ascii=False, indent=1))
         return
