@@ -322,7 +322,9 @@ def sinus_flags(f: RhythmFeatures, iv: Intervals, *, other_rhythm: bool) -> list
     # it irregular but not less sinus, so regularity is not part of the call.
     sinus = f.p_present and not other_rhythm
     # A regular narrow-complex rhythm whose P merges into the T wave at fast rates is
-    # still called sinus for the rate statements (info only; never a green channel).
+    # still called sinus tachycardia (info only; never a green channel). At slow rates the
+    # P wave has the whole diastole to itself: a slow rhythm without one is an escape
+    # rhythm (junctional or ventricular), not sinus bradycardia.
     underlying_regular = f.drr < c.AF_DRR_MEDIAN
     rate_sinus = sinus or (underlying_regular and not iv.wide and not other_rhythm)
     rate_ev = {
@@ -331,7 +333,7 @@ def sinus_flags(f: RhythmFeatures, iv: Intervals, *, other_rhythm: bool) -> list
         "p_waves": "present" if f.p_present else "not seen (regular narrow rhythm)",
     }
     flags: list[Flag] = []
-    if rate_sinus and f.hr < c.SINUS_BRADY_BPM:
+    if sinus and f.hr < c.SINUS_BRADY_BPM:
         flags.append(
             Flag("SINUS_BRADY", Severity.INFO, {**rate_ev, "threshold_bpm": c.SINUS_BRADY_BPM})
         )

@@ -13,6 +13,10 @@ from ecg_relay.analysis.delineation import Fiducials
 from ecg_relay.analysis.spectral import welch
 
 P_LOCK_CORRELATION = 0.6
+# P waves march regularly: at least P_PP_SHARE of the P-P intervals within P_PP_TOLERANCE of
+# their median (sinus arrhythmia stays within it over 10 s; AF residue does not).
+P_PP_TOLERANCE = 0.15
+P_PP_SHARE = 0.75
 
 
 def rr_irregularity(rr_s: np.ndarray) -> float:
@@ -69,8 +73,12 @@ def atrial_activity(res: np.ndarray, fs: int) -> AtrialActivity:
     regular = False
     if peaks.size >= 4:
         pp = np.diff(peaks) / fs
-        p_rate = float(60.0 / np.median(pp))
-        regular = bool(np.std(pp) / np.mean(pp) < 0.15)
+        med_pp = float(np.median(pp))
+        p_rate = 60.0 / med_pp
+        # Regular when most P-P intervals lie near their median: one P wave lost in a QRS
+        # or one T-wave residue taken for a P changes one or two intervals, not the rhythm
+        # (the coefficient of variation let a single missed P make a march irregular).
+        regular = bool(np.mean(np.abs(pp - med_pp) <= P_PP_TOLERANCE * med_pp) >= P_PP_SHARE)
     return AtrialActivity(dom, conc, amp, p_rate, regular)
 
 

@@ -222,3 +222,16 @@ def test_af_is_not_called_without_a_lead_to_judge_p_waves() -> None:
     r = analyze(e.signals[:, cols], e.fs, ["V5", "V6"])
     assert r.readable and "AF" not in r.codes
     assert any(s.startswith("AF:") for s in r.measurements["not_evaluated"])
+
+
+def test_complete_heart_block_through_noise() -> None:
+    """Twice the simulator's usual noise: P waves lost in a QRS or noise peaks taken for P
+    change a P-P interval or two, not the march: AVB3 in at least 10 of 12 seeds, and a
+    slow escape rhythm is never called sinus bradycardia."""
+    results = []
+    for seed in range(1, 13):
+        e = simulate("avb3", seed=seed, noise=2.0)
+        results.append(analyze(e.signals, e.fs, e.lead_names, sex="M", age=60))
+    assert sum("AVB3" in r.codes for r in results) >= 10
+    assert not any("SINUS_BRADY" in r.codes for r in results)
+    assert all("BRADY_SEVERE" in r.codes for r in results)  # critical either way
