@@ -245,7 +245,7 @@ def evaluate_delineation(
         if not ref:
             report.skipped.append({"record": ident, "reason": "no annotated QRS in lead II"})
             continue
-        x = np.nan_to_num(rec.p_signal)
+        x = np.asarray(rec.p_signal, dtype=float)
         names = list(rec.sig_name)
         result = analyze(x, float(rec.fs), names)
         m = result.measurements

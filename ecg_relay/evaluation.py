@@ -74,8 +74,11 @@ RPEAK_NOTES = (
     "'(VF'/'(VFL') are not scored, for the analysis and for xqrs alike.",
     "LUDB: only the annotated span of each record is scored (first annotated QRS - 150 ms to "
     "last + 150 ms); LUDB leaves the first and last beat or so unannotated.",
-    "CPSC 2019: each strip is scored from 0.5 s to 9.5 s, as the challenge's own scoring "
-    "(score_2019.py) does; the references leave out beats cut by the strip's edges.",
+    "CPSC 2019: each strip's beats from 0.5 s to 9.5 s are scored, as the challenge's own "
+    "scoring (score_2019.py) does; the references leave out beats cut by the strip's edges.",
+    "A detection that pairs with no scored beat counts as false only if it lies more than "
+    "150 ms from every span left out (there its beat may be one that is not scored), for the "
+    "analysis and for xqrs alike.",
     "Per record: scored_from_s/scored_to_s bound the scored part, excluded_s counts the "
     "seconds left out (VF/VFL and unannotated edges).",
     "Records longer than 10 s are analysed in consecutive 10 s windows, each read with 1 s of "
@@ -352,16 +355,11 @@ class RpeakReport:
         }
 
 
-def match(reference: np.ndarray, detected: np.ndarray, window: int) -> tuple[int, int, int]:
-    """EC57 beat matching: each reference beat pairs with at most one detection within ``window``.
-
-    Returns (TP, FN, FP) counts.
-    """
-    ref = np.sort(reference)
-    det = np.sort(detected)
+def _pair(reference: np.ndarray, det: np.ndarray, window: int) -> tuple[int, np.ndarray]:
+    """TP count and, per detection of the sorted ``det``, whether it paired with a beat."""
     used = np.zeros(det.size, dtype=bool)
     tp = 0
-    for r in ref:
+    for r in np.sort(reference):
         i = int(np.searchsorted(det, r - window))
         while i < det.size and det[i] <= r + window:
             if not used[i]:
@@ -369,7 +367,31 @@ def match(reference: np.ndarray, detected: np.ndarray, window: int) -> tuple[int
                 tp += 1
                 break
             i += 1
-    return tp, ref.size - tp, int((~used).sum())
+    return tp, used
+
+
+def match(reference: np.ndarray, detected: np.ndarray, window: int) -> tuple[int, int, int]:
+    """EC57 beat matching: each reference beat pairs with at most one detection within ``window``.
+
+    Returns (TP, FN, FP) counts.
+    """
+    tp, used = _pair(reference, np.sort(detected), window)
+    return tp, reference.size - tp, int((~used).sum())
+
+
+def match_outside(
+    reference: np.ndarray, detected: np.ndarray, window: int, spans: list[tuple[int, int]]
+) -> tuple[int, int, int]:
+    """EC57 matching of the scored reference beats against every detection, with spans
+    left out: a detection counts as false only if it pairs with no scored beat and lies
+    more than ``window`` from every span left out (there its beat may be one not scored,
+    as CPSC 2019's scoring counts no false detection within its window of the strip's
+    scored edges)."""
+    det = np.sort(np.asarray(detected, dtype=int))
+    tp, used = _pair(reference, det, window)
+    widened = [(a - window, b + window) for a, b in spans]
+    fp = int((~used & outside(det, widened)).sum())
+    return tp, reference.size - tp, fp
 
 
 def vf_episodes(
@@ -461,7 +483,8 @@ def _reference_beats(directory: Path, record: str) -> ReferenceBeats | None:
         sig = np.asarray(scipy.io.loadmat(str(data_mat))["ecg"], dtype=float).reshape(-1, 1)
         beats = np.asarray(scipy.io.loadmat(str(ref_mat))["R_peak"], dtype=int).ravel()
         fs = 500.0
-        a, b = int(CPSC2019_SCORED_S[0] * fs), int(CPSC2019_SCORED_S[1] * fs)
+        # Beats from 0.5 s to 9.5 s inclusive are scored, as score_2019.py keeps them.
+        a, b = int(CPSC2019_SCORED_S[0] * fs), int(CPSC2019_SCORED_S[1] * fs) + 1
         edges = [(0, a), (b, sig.shape[0])] if b < sig.shape[0] else [(0, a)]
         return ReferenceBeats(sig, beats[outside(beats, edges)], fs, tuple(edges))
     return None
@@ -492,7 +515,7 @@ def _detect_windows(sig: np.ndarray, fs: float) -> np.ndarray:
     core, context = int(WINDOW_S * fs), int(DETECT_CONTEXT_S * fs)
     edge = int(0.2 * fs)  # shorter than any RR the analysis reports (250 ms refractory)
     if n <= int(1.5 * core):
-        result = analyze(np.nan_to_num(sig), fs, names)
+        result = analyze(sig, fs, names)
         return np.asarray(result.measurements.get("r_peaks", []), dtype=int)
     detected: list[int] = []
     for start in range(0, n, core):
@@ -500,7 +523,7 @@ def _detect_windows(sig: np.ndarray, fs: float) -> np.ndarray:
         if n - end < core // 2:  # a short tail joins this window
             end = n
         lo, hi = max(0, start - context), min(n, end + context)
-        result = analyze(np.nan_to_num(sig[lo:hi]), fs, names)
+        result = analyze(sig[lo:hi], fs, names)
         peaks = lo + np.asarray(result.measurements.get("r_peaks", []), dtype=int)
         # A beat on the edge between two cores may be placed a sample either side of it by
         # each window: both keep it, and the copy is dropped below.
@@ -547,8 +570,8 @@ def evaluate_rpeaks(
             xqrs_detect(np.nan_to_num(ref.signals[:, 0]), fs=ref.fs, verbose=False), dtype=int
         )
         w = int(MATCH_WINDOW_S * ref.fs)
-        tp, fn, fp = match(ref.beats, det[outside(det, spans)], w)
-        xtp, _xfn, xfp = match(ref.beats, xq[outside(xq, spans)], w)
+        tp, fn, fp = match_outside(ref.beats, det, w, spans)
+        xtp, _xfn, xfp = match_outside(ref.beats, xq, w, spans)
         n = ref.signals.shape[0]
         edge_from = next((b for a, b in spans if a == 0), 0)
         edge_to = next((a for a, b in spans if b == n and a > 0), n)

@@ -203,10 +203,13 @@ def brady_severe_flag(f: RhythmFeatures) -> Flag | None:
     )
 
 
-def paced_flag(pacing: Pacing, f: RhythmFeatures, *, ventricular: bool) -> Flag:
-    """PACED with its evidence; P waves at their own faster rate beside a ventricular paced
-    rhythm are the AV block the pacemaker treats, said here rather than as AVB3 (the
-    pacemaker carries the ventricles: no green channel)."""
+def paced_flag(
+    pacing: Pacing, f: RhythmFeatures, *, ventricular: bool, carries_ventricles: bool
+) -> Flag:
+    """PACED with its evidence. ``ventricular``: the stimulus starts the QRS;
+    ``carries_ventricles``: and the paced QRS is wide. P waves at their own faster rate
+    beside such a rhythm are the AV block the pacemaker treats, said here rather than as
+    AVB3 (the pacemaker carries the ventricles: no green channel)."""
     ev: dict[str, Any] = {
         "pacing": "ventricular" if ventricular else "atrial",
         "paced_beats": int(pacing.paced.sum()),
@@ -216,7 +219,7 @@ def paced_flag(pacing: Pacing, f: RhythmFeatures, *, ventricular: bool) -> Flag:
     }
     atrial = f.atrial
     if (
-        ventricular
+        carries_ventricles
         and not f.p_present
         and atrial is not None
         and atrial.p_rate_bpm is not None

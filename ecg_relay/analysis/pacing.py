@@ -42,9 +42,13 @@ QUIET_RATIO = 0.8
 # keep it from making a paced rhythm.
 COINCIDENCE_S = 0.004
 SPIKE_MIN_LEADS = 3
-# Ventricular stimulus to R peak: the paced QRS starts at the spike and peaks within 200 ms
-# (paced QRS 120-200 ms wide); an atrial stimulus comes 120-250 ms before the QRS onset.
-SPIKE_TO_R_S = 0.20
+# A stimulus counts for the beat whose R peak follows within SPIKE_TO_R_S: a ventricular
+# stimulus starts the paced QRS (R within 200 ms of it), an atrial one comes 120-250 ms
+# before the QRS onset (AV delay), so up to about 300 ms before R.
+SPIKE_TO_R_S = 0.30
+# A ventricular stimulus is at the QRS onset: no more than this before it (the paced QRS
+# starts after a short latency, and the onset is read on the median beat).
+VENTRICULAR_STIMULUS_BEFORE_ONSET_S = 0.04
 MIN_FS = 500
 MIN_PACED_BEATS = 3  # one or two paced beats in 10 s are no paced rhythm
 # Samples bridged after a stimulus: the pulse (<= 1 ms) and the amplifier's first recovery.
@@ -53,7 +57,7 @@ BLANK_S = 0.004
 
 @dataclass(frozen=True)
 class Pacing:
-    spikes: np.ndarray  # sample indices of pacing stimuli
+    spikes: np.ndarray  # sample indices (the last sample before each stimulus's step)
     paced: np.ndarray  # (beats,) bool: a stimulus precedes the beat's R peak
     spike_to_r_ms: float | None  # median stimulus-to-R interval of the paced beats
 
@@ -61,22 +65,47 @@ class Pacing:
     def paced_share(self) -> float:
         return float(self.paced.mean()) if self.paced.size else 0.0
 
+    def ventricular(self, onset_to_r_ms: float) -> bool:
+        """The stimulus starts the QRS (ventricular pacing), rather than coming an AV delay
+        before it (atrial pacing): ``onset_to_r_ms`` is the median beat's QRS onset to R."""
+        if self.spike_to_r_ms is None:
+            return False
+        return self.spike_to_r_ms <= onset_to_r_ms + VENTRICULAR_STIMULUS_BEFORE_ONSET_S * 1000
+
     @property
     def rhythm_paced(self) -> bool:
         return int(self.paced.sum()) >= MIN_PACED_BEATS and self.paced_share >= c.PACED_BEAT_SHARE
 
 
-def pacing_spikes(x: np.ndarray, fs: int, leads: np.ndarray) -> np.ndarray:
-    """Sample indices of pacing stimuli in ``x`` (n, leads), mV at ``fs`` Hz, on ``leads``."""
+def searchable(fs: float, n_leads: int) -> bool:
+    """Whether stimuli can be looked for: 500 Hz or more and at least SPIKE_MIN_LEADS leads."""
+    return fs >= MIN_FS and n_leads >= SPIKE_MIN_LEADS
+
+
+def pacing_spikes(
+    x: np.ndarray, fs: int, leads: np.ndarray, recorded: np.ndarray | None = None
+) -> np.ndarray:
+    """Stimuli in ``x`` (n, leads), mV at ``fs`` Hz, on ``leads``: for each, the index of the
+    last sample before its step.
+
+    ``recorded`` (n, leads) marks the samples that were recorded; a step into or out of a
+    filled gap (missing samples take the lead's median) is no stimulus.
+    """
     cols = np.flatnonzero(leads)
-    if fs < MIN_FS or cols.size < SPIKE_MIN_LEADS or x.shape[0] < 3:
+    if not searchable(fs, cols.size) or x.shape[0] < 3:
         return np.array([], dtype=int)
     # Time-last layout: the per-lead order statistic and the masks run over contiguous rows.
     d = np.diff(np.ascontiguousarray(x[:, cols].T), axis=1)
     a = np.abs(d)
     k = int(SLOPE_SCALE_CENTILE / 100 * (a.shape[1] - 1))
-    scale = np.partition(a, k, axis=1)[:, k : k + 1] + 1e-9
+    scale = np.partition(a, k, axis=1)[:, k : k + 1]
+    # A lead that is still most of the time (a long filled gap, a quantised flat line) has
+    # no QRS scale of its own: it takes a tenth of the other leads' typical scale.
+    scale = np.maximum(scale, 0.1 * float(np.median(scale))) + 1e-9
     big = a >= SPIKE_SLOPE_RATIO * scale
+    if recorded is not None and not recorded.all():
+        rec = np.ascontiguousarray(recorded[:, cols].T)
+        big &= rec[:, 1:] & rec[:, :-1]
     if not big.any():  # the usual case: nothing steeper than ordinary QRS slopes
         return np.array([], dtype=int)
     # Abrupt: the sample before the step moved less than ABRUPT_FRACTION of it (a QRS

@@ -30,8 +30,8 @@ from ecg_relay.analysis.delineation import Fiducials, delineate, pr_knot_offset,
 from ecg_relay.analysis.intervals import Intervals, intervals, qtc_flag
 from ecg_relay.analysis.ischaemia import st_flags, st_levels
 from ecg_relay.analysis.leads import CHEST_LEADS, LIMB_LEADS, is_ecg_lead, normalise_lead
-from ecg_relay.analysis.pacing import MIN_FS as PACING_MIN_FS
 from ecg_relay.analysis.pacing import Pacing, paced_beats, pacing_spikes, remove_spikes
+from ecg_relay.analysis.pacing import searchable as pacing_searchable
 from ecg_relay.analysis.quality import lead_quality, poor_quality_flag, qrs_to_noise
 from ecg_relay.analysis.result import ALGORITHM_VERSION, AnalysisResult, Flag, Severity, rounded
 from ecg_relay.analysis.rhythm import rr_irregularity, vf_spectrum_fraction
@@ -92,6 +92,22 @@ def analyze(
     return replace(result, measurements={**result.measurements, "ignored_channels": ignored})
 
 
+def _bridge_gaps(x: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """Missing samples (WFDB's sentinel, NaN, inf) bridged by a straight line between the
+    recorded samples on either side, per lead; a lead with nothing recorded reads 0.
+
+    A constant fill (the lead's median) put a step at both ends of every gap wherever the
+    baseline had wandered from the median: a step on every lead at once, which read as QRS
+    complexes, ST shifts and pacing stimuli.
+    """
+    out = np.array(x, dtype=float)
+    t = np.arange(x.shape[0])
+    for j in np.flatnonzero(~finite.all(axis=0)):
+        ok = finite[:, j]
+        out[:, j] = np.interp(t, t[ok], x[ok, j]) if ok.any() else 0.0
+    return out
+
+
 def _analyze_leads(
     x: np.ndarray,
     fs: float,
@@ -110,18 +126,15 @@ def _analyze_leads(
     all_finite = bool(finite.all())
     nan_frac = np.zeros(x.shape[1]) if all_finite else np.mean(~finite, axis=0)
     if not all_finite:
-        # Missing samples (WFDB's sentinel, NaN, inf) take the lead's median value.
-        fill = np.zeros(x.shape[1])
-        some = finite.any(axis=0)
-        fill[some] = np.nanmedian(np.where(finite[:, some], x[:, some], np.nan), axis=0)
-        x = np.where(finite, x, fill)
+        x = _bridge_gaps(x, finite)
     # Pacing stimuli are found at the recorded rate, before resampling spreads them, and
     # bridged before anything else reads the signal: their energy is not muscle noise, not
     # QRS and not a wave for the filters.
     spikes = None
-    if fs >= PACING_MIN_FS:
+    live = np.ptp(x, axis=0) > 0
+    if pacing_searchable(fs, int(live.sum())):
         rate = round(fs)
-        found = pacing_spikes(x, rate, np.ptp(x, axis=0) > 0)
+        found = pacing_spikes(x, rate, live, None if all_finite else finite)
         x = remove_spikes(x, found, rate)
         spikes = np.round(found * (FS / fs)).astype(int)
     x = filters.resample(x, fs)
@@ -259,8 +272,13 @@ def _assess(
     not_evaluated: list[str] = []
     paced = pacing is not None and pacing.rhythm_paced
     # Ventricular pacing makes the QRS wide by design: bundle branch block, VT and STEMI
-    # criteria are criteria for the patient's own conduction and do not apply to it.
-    v_paced = paced and iv.wide
+    # criteria are criteria for the patient's own conduction and do not apply to it. A
+    # stimulus an AV delay before the QRS paces the atria; the QRS that follows is the
+    # patient's own and keeps every criterion.
+    at_onset = pacing is not None and pacing.ventricular((fid.r - fid.qrs_onset) / FS * 1000)
+    v_paced = paced and iv.wide and at_onset
+    if pacing is None and iv.wide:
+        not_evaluated.append("pacing: not looked for (below 500 Hz or fewer than 3 leads)")
     bbb = bundle_branch_block(med, fid, idx, FS) if iv.wide and not v_paced else None
     if v_paced:
         not_evaluated.append("bundle_branch_block, VT: ventricular paced rhythm")
@@ -316,7 +334,7 @@ def _assess(
     flags.append(brady_severe_flag(f))
     avb3 = None
     if paced and pacing is not None:
-        flags.append(paced_flag(pacing, f, ventricular=v_paced))
+        flags.append(paced_flag(pacing, f, ventricular=at_onset, carries_ventricles=v_paced))
     else:
         avb3 = avb3_flag(f)
         flags.append(avb3)
@@ -325,7 +343,9 @@ def _assess(
     if af_note is not None:
         not_evaluated.append(af_note)
     flags += [afl_flag(f, afl), af, tachy_severe_flag(f), qtc_flag(iv, hr, sex, regular=f.regular)]
-    flags += sinus_flags(f, iv, other_rhythm=bool(af or afl or avb3 or vt))
+    # A paced rhythm is no sinus rhythm for the rate and PR statements (the PR of a
+    # P-synchronous pacemaker is its programmed AV delay).
+    flags += sinus_flags(f, iv, other_rhythm=bool(af or afl or avb3 or vt or paced))
     flags.append(_low_voltage_flag(fid, idx, ok))
     flags.append(poor_quality_flag(quality, med, fid, idx))
 

@@ -84,9 +84,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             # it: the savepoint's work would survive a rollback of the unit of work. Begin
             # the transaction explicitly, taking the write lock at once (the savepoint is
             # there to write). Read-only units never get here and keep their shared access.
+            # Through the Connection, so a locked database is SQLAlchemy's OperationalError
+            # like any other, and the statement is logged.
             dbapi = conn.connection.driver_connection
             if dbapi is not None and not dbapi.in_transaction:
-                dbapi.execute("BEGIN IMMEDIATE")
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)

@@ -100,6 +100,8 @@ class WriteBatcher:
     def __init__(self, sessions: sessionmaker[Session], *, max_batch: int = MAX_BATCH) -> None:
         self.sessions = sessions
         self.max_batch = max_batch
+        bind = sessions.kw.get("bind")
+        self.sqlite = bind is not None and bind.dialect.name == "sqlite"
         self._queue: queue.SimpleQueue[
             tuple[Callable[[Session], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
         ] = queue.SimpleQueue()
@@ -143,7 +145,11 @@ class WriteBatcher:
         outcomes: list[Any] = []
         try:
             with self.sessions() as s:
-                # On SQLite the first savepoint begins the batch's transaction (xinlian.db).
+                if self.sqlite:
+                    # The batch takes SQLite's write lock once, up front: left to the first
+                    # job's savepoint (xinlian.db), a locked database would be waited for,
+                    # and fail, once per job of the batch.
+                    s.connection().exec_driver_sql("BEGIN IMMEDIATE")
                 for job in jobs:
                     try:
                         with s.begin_nested():

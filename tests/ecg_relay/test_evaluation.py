@@ -18,6 +18,7 @@ from ecg_relay.evaluation import (
     _unannotated_edges,
     evaluate_triage,
     match,
+    match_outside,
     outside,
     vf_episodes,
 )
@@ -87,6 +88,17 @@ def test_long_records_lose_no_beat_at_the_window_edges() -> None:
     assert match(truth, found, int(MATCH_WINDOW_S * e.fs)) == (truth.size, 0, 0)
 
 
+def test_detections_beside_a_span_left_out_are_not_false() -> None:
+    """A detection that pairs with no scored beat is false only away from the spans left
+    out: within the match window of one, its beat may be one that is not scored."""
+    spans = [(4751, 5000)]
+    ref = np.array([1000, 4700])
+    det = np.array([1002, 4702, 4747, 4900, 3000])
+    assert match_outside(ref, det, 75, spans) == (2, 0, 1)  # only 3000 is false
+    # A scored beat still pairs with a detection inside the span (within the window).
+    assert match_outside(np.array([4745]), np.array([4760]), 75, spans) == (1, 0, 0)
+
+
 def test_cpsc2019_strips_are_scored_from_half_a_second_to_nine_and_a_half(
     tmp_path: Path,
 ) -> None:
@@ -98,7 +110,7 @@ def test_cpsc2019_strips_are_scored_from_half_a_second_to_nine_and_a_half(
     ref = _reference_beats(tmp_path, "data_00001")
     assert ref is not None and ref.fs == 500.0
     assert ref.beats.tolist() == [300, 2500]
-    assert ref.excluded == ((0, 250), (4750, 5000))
+    assert ref.excluded == ((0, 250), (4751, 5000))
 
 
 def test_triage_on_a_simulated_folder(tmp_path: Path) -> None:

@@ -109,3 +109,33 @@ def test_limb_electrode_pop_is_no_paced_rhythm() -> None:
         x[2500:, names.index(lead)] += 2.0 * share
     assert pacing_spikes(x, FS, ALL).size <= 1
     assert "PACED" not in analyze(x, e.fs, e.lead_names).codes
+
+
+def test_gaps_of_missing_samples_are_no_stimuli() -> None:
+    """Samples missing on every lead at once (packet loss) over a wandering baseline: the
+    gaps are bridged, not read as stimuli, QRS or ST shifts."""
+    e = simulate("normal", seed=6)
+    t = np.arange(e.signals.shape[0]) / e.fs
+    x = e.signals + 1.0 * np.sin(2 * np.pi * 0.3 * t)[:, None]
+    for r in e.truth.r_peaks:
+        x[max(0, r - 60) : max(0, r - 40)] = np.nan
+    clean = analyze(e.signals + 1.0 * np.sin(2 * np.pi * 0.3 * t)[:, None], e.fs, e.lead_names)
+    gaps = analyze(x, e.fs, e.lead_names)
+    assert "PACED" not in gaps.codes
+    assert set(gaps.codes) - {"POOR_QUALITY"} == set(clean.codes) - {"POOR_QUALITY"}
+
+
+def test_atrial_stimulus_keeps_the_patients_own_qrs_criteria() -> None:
+    """A stimulus an AV delay (170 ms) before each R paces the atria: the RBBB and the
+    inferior STEMI of the patient's own QRS are still called."""
+    for scenario, code in (("rbbb", "RBBB"), ("inferior_stemi", "STEMI_INFERIOR")):
+        e = simulate(scenario, seed=1)
+        x = e.signals.copy()
+        spike = np.array([6.0, -8.0, -14.0, 1.0, 7.0, -11.0, 10.0, 9.0, 7.0, 5.0, 4.0, 3.0])
+        for r in e.truth.r_peaks:
+            if r - 85 >= 0:
+                x[r - 85] += 0.25 * spike
+        out = analyze(x, e.fs, e.lead_names, sex="M", age=60)
+        assert "PACED" in out.codes and code in out.codes, out.codes
+        ev = next(f for f in out.flags if f.code == "PACED").evidence
+        assert ev["pacing"] == "atrial"
