@@ -131,6 +131,11 @@ def read_wfdb_record(path: Path) -> tuple[np.ndarray, float, list[str], dict[str
     return sig, float(rec.fs), [str(n) for n in rec.sig_name], {"sex": sex, "age": age}
 
 
+def record_present(directory: Path, record: str) -> bool:
+    """Whether any file of ``record`` (record.hea, record.dat, record.mat ...) exists."""
+    return any(directory.glob(f"{glob_escape(record)}.*"))
+
+
 def load_record(directory: Path, record: str) -> LoadedRecord:
     """A labelled record from WFDB, or from the CPSC 2018 MATLAB struct files."""
     base = directory / record
@@ -152,7 +157,7 @@ def load_record(directory: Path, record: str) -> LoadedRecord:
                 sex if sex in ("M", "F") else None,
                 None if math.isnan(age) else age,
             )
-    if not any(directory.glob(f"{glob_escape(record)}.*")):
+    if not record_present(directory, record):
         # Listed but absent: a record that cannot be read, not a file of another format.
         raise FileNotFoundError(f"{record}: no file of this record in {directory}")
     raise NotWfdb(f"{record}: no WFDB header or known MATLAB layout")
@@ -341,6 +346,7 @@ def _pooled(records: list[RpeakRecord]) -> dict[str, Any]:
 class RpeakReport:
     records: list[RpeakRecord] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)  # listed but absent
 
     def to_json(self) -> dict[str, Any]:
         sources: dict[str, list[RpeakRecord]] = {}
@@ -351,6 +357,7 @@ class RpeakReport:
             "sources": {name: _pooled(recs) for name, recs in sources.items()},
             "records": [r.to_dict() for r in self.records],
             "skipped": self.skipped,
+            "failed": self.failed,
             "notes": list(RPEAK_NOTES),
         }
 
@@ -563,6 +570,8 @@ def evaluate_rpeaks(
             report.skipped.append({"record": ident, "reason": f"{type(exc).__name__}: {exc}"[:200]})
             continue
         if ref is None:
+            if not record_present(data_dir / row["folder"], row["record"]):
+                report.failed.append({"record": ident, "reason": "no file of this record"})
             continue
         spans = list(ref.excluded)
         det = _detect_windows(ref.signals, ref.fs)

@@ -174,18 +174,18 @@ def ventricular_tachycardia(
 def flutter_rate_hz(f: RhythmFeatures, *, vt: bool) -> float | None:
     """The atrial flutter rate (Hz) when flutter is called, else None.
 
-    A regular rhythm whose "F waves" come at exactly three per RR interval is read as
-    sinus (or atrial) tachycardia: flutter conducts 2:1 or 4:1 far more often than with a
-    fixed odd ratio, while at 120-140/min the P and T waves of sinus tachycardia split the
-    cycle into thirds and repeat at that period.
+    A regular rhythm whose "F waves" come at three per RR interval is read as sinus (or
+    atrial) tachycardia: at 120-140/min the P and T waves of sinus tachycardia split the
+    cycle into thirds, which the periodicity path (QRS bridged) and, where the T waves
+    cancel imperfectly, the spectral path both take for F waves, while flutter conducts
+    2:1 or 4:1 far more often than with a fixed odd ratio. The price: a true fixed 3:1
+    flutter is not called (rare), and its ST segment is then judged.
     """
     afl = flutter_hz(f.atrial)
     if not afl and not vt and f.flutter_rate is not None:
         afl = f.flutter_rate
-    if afl and f.regular:
-        ratio = afl * f.rr_med
-        if abs(ratio - 3) < c.FLUTTER_THIRD_TOLERANCE:
-            return None
+    if afl and f.regular and abs(afl * f.rr_med - 3) < c.FLUTTER_THIRD_TOLERANCE:
+        return None
     return afl
 
 

@@ -47,6 +47,7 @@ NON_ECG_SIGNALS = frozenset(
         "CVP",
         "ETCO2",
         "FLOW",
+        "HR",
         "ICP",
         "NBP",
         "PAP",

@@ -381,6 +381,8 @@ def eval_rpeaks(
             str(s["xqrs_ppv"]),
         )
     console.print(sources)
+    for f in out["failed"]:
+        console.print(f"[red]failed[/red] {f['record']}: {f['reason']}")
     for note in out["notes"]:
         console.print(f"note: {note}")
 
@@ -421,6 +423,8 @@ def eval_delineation(
         console.print(f"ST elevation added from the annotated J point, {territory}: {counts}")
     for sk in out["skipped"]:
         console.print(f"skipped {sk['record']}: {sk['reason']}")
+    for f in out["failed"]:
+        console.print(f"[red]failed[/red] {f['record']}: {f['reason']}")
 
 
 def main() -> None:
