@@ -59,7 +59,24 @@ NON_ECG_SIGNALS = frozenset(
         "TEMP",
     }
 )
-_NON_ECG_PREFIXES = ("EEG", "EMG", "EOG", "RESP", "PLETH", "SPO2", "ABP")
+# Name stems of the same signals and of monitors' derived trends: "ARTm", "Pulse (SpO2)",
+# "ST-II" (the monitor's ST-level trend of lead II, not lead II itself), "NBPsys".
+_NON_ECG_PREFIXES = (
+    "ABP",
+    "ART",
+    "CVP",
+    "EEG",
+    "EMG",
+    "EOG",
+    "ETCO2",
+    "NBP",
+    "PAP",
+    "PLETH",
+    "PULSE",
+    "RESP",
+    "SPO2",
+    "ST-",
+)
 
 
 def is_ecg_lead(name: str) -> bool:

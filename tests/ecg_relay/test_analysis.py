@@ -174,6 +174,16 @@ def test_monitor_channels_beside_the_ecg_are_not_read_as_leads() -> None:
     assert not none.readable and none.measurements["unreadable_reason"] == "no_ecg_lead"
 
 
+def test_monitor_channel_names_are_told_from_ecg_leads() -> None:
+    """Monitor channels and their trends are no leads; ECG spellings all are."""
+    from ecg_relay.analysis.leads import is_ecg_lead
+
+    for name in ("PLETH", "Resp", "ABP", "ARTm", "Pulse (SpO2)", "ST-II", "HR", "NBPsys", "CVP"):
+        assert not is_ecg_lead(name), name
+    for name in ("I", "ii", "aVR", "V1", "MLII", "V", "ECG", "CM5", "MCL1", "vx", "L0", "D2"):
+        assert is_ecg_lead(name), name
+
+
 def test_lead_name_spellings() -> None:
     """Common spellings map to the standard names."""
     assert [normalise_lead(n) for n in ("i", "ii", "AVR", "avf", "v1", "MLII", "V6")] == [
