@@ -97,6 +97,12 @@ def simulate(
         idx = round(centre * fs) + p_window
         keep = (idx >= 0) & (idx < n)
         x[idx[keep]] += morphology.p_wave((idx[keep] - centre * fs) / fs)
+    for centre in plan.ectopic_p_centres_s:
+        idx = round(centre * fs) + p_window
+        keep = (idx >= 0) & (idx < n)
+        x[idx[keep]] += morphology.p_wave(
+            (idx[keep] - centre * fs) / fs, morphology.LOW_ATRIAL_P_AMPLITUDE
+        )
     if plan.atrial is not None:
         x += plan.atrial(t)
     spike = morphology.pacing_spike(fs)

@@ -48,6 +48,8 @@ def t_wave(qt_s: float, before_end_s: float, sigma_s: float, amplitude: tuple[fl
 
 
 P_AMPLITUDE = (0.08, 0.15, 0.06, 0.06, 0.05, 0.05, 0.05, 0.05)
+# A low atrial focus depolarises the atria from below: P' negative in II, III and aVF.
+LOW_ATRIAL_P_AMPLITUDE = (0.03, -0.10, 0.04, 0.03, -0.02, -0.03, -0.03, -0.03)
 
 
 def normal_shape(*, qt_s: float, st_j_mv: tuple[float, ...] = (0.0,) * 8) -> BeatShape:
@@ -138,10 +140,10 @@ def render(shape: BeatShape, t_s: np.ndarray, *, amplitude_scale: float = 1.0) -
     return out * amplitude_scale
 
 
-def p_wave(t_s: np.ndarray) -> np.ndarray:
+def p_wave(t_s: np.ndarray, amplitude: tuple[float, ...] = P_AMPLITUDE) -> np.ndarray:
     """A P wave centred at 0 s: (len(t_s), 8) mV."""
     g = np.exp(-0.5 * (t_s / 0.022) ** 2)
-    return g[:, None] * np.asarray(P_AMPLITUDE)[None, :]
+    return g[:, None] * np.asarray(amplitude)[None, :]
 
 
 def derive_twelve(independent: np.ndarray) -> np.ndarray:

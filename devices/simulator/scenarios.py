@@ -20,6 +20,7 @@ class Plan:
     qrs_onsets_s: list[float] = field(default_factory=list)
     shapes: list[m.BeatShape] = field(default_factory=list)
     p_centres_s: list[float] = field(default_factory=list)
+    ectopic_p_centres_s: list[float] = field(default_factory=list)  # low atrial P' waves
     atrial: Callable[[np.ndarray], np.ndarray] | None = None  # (t) -> (n, 8) mV
     stimuli_s: list[float] = field(default_factory=list)  # pacing stimuli
     flat_leads: tuple[str, ...] = ()
@@ -171,6 +172,8 @@ def build(scenario: str, rng: np.random.Generator, duration: float, hr: float | 
         return _flutter(rng, duration, fixed_ratio=4)
     if scenario == "sinus_pacs":
         return _sinus_pacs(rng, duration, hr or rng.uniform(65, 85))
+    if scenario == "atrial_bigeminy":
+        return _atrial_bigeminy(rng, duration, hr or rng.uniform(70, 90))
     if scenario == "vt":
         return _vt(rng, duration, hr or rng.uniform(160, 200))
     if scenario == "vf":
@@ -284,6 +287,43 @@ def _sinus_pacs(rng: np.random.Generator, duration: float, hr: float) -> Plan:
     )
 
 
+def _atrial_bigeminy(rng: np.random.Generator, duration: float, hr: float) -> Plan:
+    """Every second beat a PAC from a low atrial focus: short-long RR pairs, two P shapes.
+
+    The PAC is coupled at 55-70% of the sinus RR with a P' negative in the inferior leads
+    and a PR of 130 ms; the sinus node is reset, so the next sinus beat follows one sinus RR
+    (plus a little) later. Half the beats have each P shape, so a test that asks for one P
+    wave at one PR before most beats fails; AF must not be called. Ground truth: sinus
+    rhythm with atrial bigeminy.
+    """
+    rr = 60.0 / hr
+    qt = _qt_s(hr)
+    onsets: list[float] = []
+    p_centres: list[float] = []
+    ectopic_p: list[float] = []
+    t = rng.uniform(0.3, 0.3 + rr)
+    while t < duration - 0.5:
+        onsets.append(t)
+        p_centres.append(t - 0.16 + 0.05)
+        pac = t + rr * rng.uniform(0.55, 0.70)
+        if pac >= duration - 0.5:
+            break
+        onsets.append(pac)
+        ectopic_p.append(pac - 0.13 + 0.05)
+        t = pac + rr * (1.05 + 0.02 * rng.standard_normal())
+    beat = m.normal_shape(qt_s=qt)
+    return Plan(
+        rhythm="atrial_bigeminy",
+        qrs_onsets_s=onsets,
+        shapes=[beat] * len(onsets),
+        p_centres_s=p_centres,
+        ectopic_p_centres_s=ectopic_p,
+        pr_ms=160.0,
+        qt_ms=qt * 1000,
+        expected_flags=(),
+    )
+
+
 def _vt(rng: np.random.Generator, duration: float, hr: float) -> Plan:
     rr = 60.0 / hr
     onsets = list(np.arange(rng.uniform(0.05, 0.3), duration - 0.35, rr))
@@ -356,6 +396,7 @@ SCENARIOS: tuple[str, ...] = (
     "flutter_2to1",
     "flutter_4to1",
     "sinus_pacs",
+    "atrial_bigeminy",
     "vt",
     "vf",
     "asystole",

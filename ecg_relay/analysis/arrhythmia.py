@@ -76,11 +76,26 @@ def rhythm_features(
     # P waves are judged on dominant beats, AF irregularity on RR between two dominant
     # beats (ectopic-beat removal as in Dash S et al., Ann Biomed Eng 2009;37:1701).
     # Premature beats (PACs) have their own P wave at their own PR: judged on the others.
-    on_time = np.concatenate(([True], rr >= c.PREMATURE_FRACTION * rr_med))
+    # Premature against the upper quartile of the RR, the sinus RR while PACs are at most
+    # half the beats (in atrial bigeminy the median RR falls on the PACs' short intervals).
+    sinus_rr = float(np.percentile(rr, 75))
+    on_time = np.concatenate(([True], rr >= c.PREMATURE_FRACTION * sinus_rr))
     sinus_candidates = dominant & on_time
     if sinus_candidates.sum() < 4:
         sinus_candidates = dominant
     coherence = best_p_coherence(diag, med, r_peaks[sinus_candidates], fid, idx, ok, rr_med, fs)
+    premature = dominant & ~on_time
+    if coherence is not None and premature.sum() >= 4 and sinus_candidates.sum() >= 4:
+        # Frequent PACs from one focus (bigeminy, couplets) share their own P' shape and
+        # PR: each group's P wave is judged against its own, and the beat-weighted
+        # coherence of the two groups counts too. Grouping by the preceding RR, a quantity
+        # independent of the atrial signal, does not make fibrillatory waves coherent.
+        cp = best_p_coherence(
+            diag, med, r_peaks[premature], fid, idx, ok, float(np.median(rr[premature[1:]])), fs
+        )
+        if cp is not None:
+            n_on, n_pre = int(sinus_candidates.sum()), int(premature.sum())
+            coherence = max(coherence, (n_on * coherence + n_pre * cp) / (n_on + n_pre))
     # Ectopic removal only when ectopics are the exception (isolated beats).
     isolated = dominant.mean() >= c.DOMINANT_SHARE_FOR_ECTOPIC_REMOVAL
     rr_dominant = rr[dominant[1:] & dominant[:-1]] if isolated else rr

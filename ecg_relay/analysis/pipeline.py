@@ -202,8 +202,10 @@ def _analyze_leads(
         )
 
     rr = np.diff(r_peaks) / FS
-    hr = 60.0 / float(np.median(rr))
+    # The ventricular rate is beats per minute, 60 / mean RR (as a cart prints it): with
+    # bigeminy or AF the median RR is one mode of a spread, not the rate.
     mean_rr = float(np.mean(rr))
+    hr = 60.0 / mean_rr
     med = median_beats(diag, r_peaks, dominant, FS)
     if med is None:
         return _unreadable("no_complete_beat", quality)

@@ -1,4 +1,4 @@
-"""Rhythm diagnosis: AF, its PAC-rich mimic, flutter (variable and fixed 2:1), AVB3, VT, rates.
+"""Rhythm diagnosis: AF and its PAC-rich mimics, flutter (variable, fixed 2:1), AVB3, VT, rates.
 
 Physiological properties on the simulator (devices/simulator, ground truth per scenario) and
 on small synthetic signals for the rhythm features themselves. Accuracy on real records is
@@ -104,6 +104,21 @@ def test_pac_rich_sinus_rhythm_is_not_af(seed: int) -> None:
     assert r.measurements["rr_irregularity"] >= c.AF_IRREGULARITY  # the mimic is real
     assert r.measurements["p_wave_present"] is True
     assert not {"AF", "AFL"} & set(r.codes), r.codes
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_atrial_bigeminy_is_not_af(seed: int) -> None:
+    """Every second beat a PAC with its own P' shape: as irregular as AF, but P waves are
+    present before every QRS (each group at its own PR), and the rate is the beats per
+    minute, not the median RR (which falls on one of the two intervals)."""
+    e = simulate("atrial_bigeminy", seed=seed)
+    r = analyze(e.signals, e.fs, e.lead_names, sex="M", age=60)
+    assert r.measurements["rr_irregularity"] >= c.AF_IRREGULARITY  # the mimic is real
+    assert r.measurements["p_wave_present"] is True
+    assert not {"AF", "AFL"} & set(r.codes), r.codes
+    rr = np.diff(e.truth.r_peaks) / e.fs
+    assert r.heart_rate_bpm is not None
+    assert abs(r.heart_rate_bpm - 60.0 / float(np.mean(rr))) < 2.0
 
 
 def test_variable_conduction_flutter_is_detected() -> None:
