@@ -39,7 +39,15 @@ from ecg_relay.stats import wilson
 
 # Triage codes the analysis can flag, and the flags that count as each.
 CODE_FLAGS: dict[str, frozenset[str]] = {
-    "STEMI": frozenset({"STEMI_INFERIOR", "STEMI_ANTERIOR", "STEMI_LATERAL", "POSTERIOR_PATTERN"}),
+    "STEMI": frozenset(
+        {
+            "STEMI_INFERIOR",
+            "STEMI_ANTERIOR",
+            "STEMI_LATERAL",
+            "POSTERIOR_PATTERN",
+            "STEMI_SGARBOSSA",
+        }
+    ),
     "ISCHEMIA": frozenset({"ST_DEPRESSION", "STE_AVR_DIFFUSE_STD"}),
     "AF": frozenset({"AF", "AFL"}),
     "VT": frozenset({"VT"}),

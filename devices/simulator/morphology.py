@@ -76,13 +76,15 @@ def lvh_shape(
     return BeatShape(qrs_s=0.088, qrs=(q, r, s), t_waves=(t,), st_j_mv=st_j_mv)
 
 
-def lbbb_shape(*, qt_s: float) -> BeatShape:
-    """Broad notched R in I/aVL/V5/V6, QS in V1–V2, discordant ST-T (QRS ~150 ms)."""
+def lbbb_shape(*, qt_s: float, infarct_st_mv: tuple[float, ...] = (0.0,) * 8) -> BeatShape:
+    """Broad notched R in I/aVL/V5/V6, QS in V1–V2, discordant ST-T (QRS ~150 ms);
+    ``infarct_st_mv`` (I, II, V1–V6) adds an infarct's ST shift to the secondary one."""
     r1 = Wave(0.050, 0.020, (0.60, 0.50, 0.00, 0.00, 0.10, 0.60, 0.90, 0.90))
     r2 = Wave(0.105, 0.022, (0.70, 0.50, 0.00, 0.00, 0.10, 0.70, 1.00, 1.00))
     qs = Wave(0.075, 0.035, (0.00, 0.00, -1.40, -1.80, -1.20, -0.30, 0.00, 0.00))
     t = t_wave(qt_s, 0.120, 0.055, (-0.25, -0.15, 0.35, 0.45, 0.35, 0.00, -0.25, -0.30))
-    st = (-0.08, -0.05, 0.15, 0.20, 0.15, 0.0, -0.10, -0.10)
+    secondary = (-0.08, -0.05, 0.15, 0.20, 0.15, 0.0, -0.10, -0.10)
+    st = tuple(a + b for a, b in zip(secondary, infarct_st_mv, strict=True))
     return BeatShape(qrs_s=0.150, qrs=(r1, r2, qs), t_waves=(t,), st_j_mv=st, r_centre_s=0.105)
 
 

@@ -77,6 +77,7 @@ def _sinus(
 ST_INFERIOR = (-0.10, 0.25, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # III +0.35, aVF +0.30, aVL -0.23
 ST_ANTERIOR = (0.05, -0.05, 0.20, 0.35, 0.35, 0.25, 0.08, 0.0)
 ST_LATERAL = (0.20, -0.05, 0.0, 0.0, 0.0, 0.05, 0.20, 0.20)  # aVL +0.23, III -0.25
+ST_LBBB_LATERAL_INFARCT = (0.25, 0.0, 0.0, 0.0, 0.0, 0.05, 0.25, 0.25)  # on top of LBBB's own
 # LVH with repolarisation change ("strain"): ST elevation in V1-V3 discordant to the deep S
 # waves (< 25% of the S depth) with lateral ST depression and inverted T; not an infarct.
 ST_LVH_STRAIN = (-0.06, -0.03, 0.15, 0.30, 0.28, 0.0, -0.10, -0.10)
@@ -149,6 +150,11 @@ def build(scenario: str, rng: np.random.Generator, duration: float, hr: float | 
         return _sinus(
             rng, duration, rate, shape=m.lbbb_shape(qt_s=_qt_s(rate, 0.44)), flags=("LBBB",)
         )
+    if scenario == "lbbb_lateral_stemi":
+        # Concordant ST elevation in I, aVL, V5, V6, where the LBBB's QRS is positive.
+        rate = hr or rng.uniform(65, 85)
+        shape = m.lbbb_shape(qt_s=_qt_s(rate, 0.44), infarct_st_mv=ST_LBBB_LATERAL_INFARCT)
+        return _sinus(rng, duration, rate, shape=shape, flags=("LBBB", "STEMI_SGARBOSSA"))
     if scenario == "rbbb":
         rate = hr or rng.uniform(65, 85)
         return _sinus(
@@ -407,6 +413,7 @@ SCENARIOS: tuple[str, ...] = (
     "lvh_strain",
     "anterior_stemi_lvh",
     "lbbb",
+    "lbbb_lateral_stemi",
     "rbbb",
     "long_qt",
     "avb1",

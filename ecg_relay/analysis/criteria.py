@@ -46,6 +46,15 @@ SOKOLOW_LYON_MV = 3.5
 CORNELL_MEN_MV = 2.8
 CORNELL_WOMEN_MV = 2.0
 LVH_STE_TO_S_RATIO = 0.25
+# Acute infarction through LBBB or ventricular pacing: the Sgarbossa criteria that score >= 3
+# on their own (Sgarbossa EB et al., N Engl J Med 1996;334:481; for paced rhythms, Sgarbossa
+# EB et al., Am J Cardiol 1996;77:423), in any one lead: concordant ST elevation >= 1 mm
+# where the QRS is positive (5 points), concordant ST depression >= 1 mm in V1-V3 where it
+# is negative (3 points). Discordant elevation (>= 5 mm, 2 points; or >= 25% of the S wave,
+# Smith SW et al., Ann Emerg Med 2012;60:766) is not used: the J point of wide complexes
+# runs 20-30 ms late against LUDB's paced beats, which puts it on the discordant T upslope.
+SGARBOSSA_CONCORDANT_MV = 0.1
+SGARBOSSA_STD_LEADS = ("V1", "V2", "V3")
 LVH_STE_LEADS = ("V1", "V2", "V3")
 
 # A QRS is told from noise when it stands at least this many noise RMS above it in the median

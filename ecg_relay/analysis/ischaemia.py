@@ -1,5 +1,6 @@
 """ST-segment criteria: STEMI by territory (4th UDMI), aVR with diffuse depression, posterior
-pattern and ischaemic ST depression, from ST levels measured on the median beats.
+pattern and ischaemic ST depression, from ST levels measured on the median beats; and the
+concordant Sgarbossa criteria where LBBB or ventricular pacing hide the infarct's ST change.
 
 Secondary ST-T changes are kept apart from primary ones, because the 4th UDMI table applies
 "in the absence of LVH and LBBB": RBBB (ST-T discordant to the terminal R'), and LVH with
@@ -263,3 +264,35 @@ def st_flags(
             )
         )
     return flags
+
+
+def sgarbossa_flag(ok: set[str], lv: StLevels, *, conduction: str) -> Flag | None:
+    """STEMI_SGARBOSSA when a concordant Sgarbossa criterion is met in a lead of ``ok``.
+
+    For LBBB and ventricular pacing, where the 4th UDMI territory criteria do not apply:
+    their ST-T change is discordant to the QRS, so ST elevation in the direction of the
+    QRS, or ST depression in V1-V3 after their negative QRS, is the infarct's (criteria.py
+    names the sources and why the discordant criteria are left out). ``conduction`` names
+    the QRS for the evidence. The QRS is positive where its R outweighs its S.
+    """
+    mv = c.SGARBOSSA_CONCORDANT_MV
+    positive = {n for n in ok if lv.r[n] > -lv.s[n]}
+    concordant_ste = {n: round(lv.j[n], 3) for n in sorted(positive) if lv.j[n] >= mv}
+    concordant_std = {
+        n: round(lv.j[n], 3)
+        for n in c.SGARBOSSA_STD_LEADS
+        if n in ok and n not in positive and lv.j[n] <= -mv
+    }
+    if not (concordant_ste or concordant_std):
+        return None
+    return Flag(
+        "STEMI_SGARBOSSA",
+        Severity.CRITICAL,
+        {
+            "conduction": conduction,
+            "concordant_ste_mv": concordant_ste,
+            "concordant_std_v1_v3_mv": concordant_std,
+            "threshold_mv": mv,
+            "criterion": "Sgarbossa: concordant ST elevation, or concordant ST depression V1-V3",
+        },
+    )

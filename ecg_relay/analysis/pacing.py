@@ -11,8 +11,8 @@ more).
 
 A beat is paced when a spike precedes its R peak within SPIKE_TO_R_S; a record is a paced
 rhythm when most beats are (the reader then reports "paced rhythm", and bundle branch
-block, VT and STEMI criteria do not apply to the paced complexes: Sgarbossa criteria are a
-cardiologist's reading).
+block, VT and the STEMI territory criteria do not apply to the paced complexes; the
+concordant Sgarbossa criteria do, see ischaemia.sgarbossa_flag).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from ecg_relay.analysis.beats import MEDIAN_PRE_S, detect_qrs, median_beats, typ
 from ecg_relay.analysis.conduction import bundle_branch_block, bundle_branch_flags
 from ecg_relay.analysis.delineation import Fiducials, delineate, pr_knot_offset, with_st_from
 from ecg_relay.analysis.intervals import Intervals, intervals, qtc_flag
-from ecg_relay.analysis.ischaemia import st_flags, st_levels
+from ecg_relay.analysis.ischaemia import sgarbossa_flag, st_flags, st_levels
 from ecg_relay.analysis.leads import CHEST_LEADS, LIMB_LEADS, is_ecg_lead, normalise_lead
 from ecg_relay.analysis.pacing import Pacing, paced_beats, pacing_spikes, remove_spikes
 from ecg_relay.analysis.pacing import searchable as pacing_searchable
@@ -311,15 +311,19 @@ def _assess(
         bbb is not None and not (bbb.lbbb or bbb.rbbb) and not vt and iv.qrs_ms < c.IVCD_MAX_QRS_MS
     )
     st_applicable = (not iv.wide or rbbb or ivcd) and not afl and not v_paced
-    if v_paced:
-        not_evaluated.append(
-            "STEMI: ventricular paced rhythm, ST criteria do not apply "
-            "(Sgarbossa criteria by a cardiologist)"
-        )
-    elif afl:
+    st_ok = {n for n in ok if fid.baseline_stable[idx[n]]}
+    if afl:
         not_evaluated.append("STEMI: atrial flutter waves distort the ST segment")
+    elif v_paced or (bbb is not None and bbb.lbbb and not vt):
+        # LBBB and ventricular pacing hide the infarct's ST elevation from the 4th UDMI
+        # territory criteria; the Sgarbossa criteria were validated for both.
+        conduction = "ventricular pacing" if v_paced else "LBBB"
+        not_evaluated.append(
+            f"STEMI: {conduction}, territory criteria do not apply "
+            "(concordant Sgarbossa criteria applied instead)"
+        )
+        flags.append(sgarbossa_flag(st_ok, st_levels(fid, idx), conduction=conduction))
     elif st_applicable:
-        st_ok = {n for n in ok if fid.baseline_stable[idx[n]]}
         flags.extend(
             st_flags(
                 st_ok,
@@ -331,7 +335,9 @@ def _assess(
             )
         )
     elif not vt:
-        not_evaluated.append("STEMI: wide QRS, ST criteria do not apply")
+        # Wider than a nonspecific delay without a bundle branch pattern: possibly
+        # ventricular, and neither rule set was validated for it.
+        not_evaluated.append("STEMI: wide QRS without a bundle branch pattern, not evaluated")
 
     flags.append(brady_severe_flag(f))
     avb3 = None

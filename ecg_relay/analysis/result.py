@@ -21,6 +21,7 @@ FLAG_CODES: frozenset[str] = frozenset(
         "STE_AVR_DIFFUSE_STD",
         "POSTERIOR_PATTERN",
         "STE_PROBABLE_LVH",
+        "STEMI_SGARBOSSA",
         "VT",
         "VF_ASYSTOLE",
         "BRADY_SEVERE",

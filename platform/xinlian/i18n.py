@@ -106,6 +106,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "flag.TACHY_SEVERE": ("心率 >150 次/分", "Heart rate >150/min"),
     "flag.LBBB": ("左束支传导阻滞 (STEMI 标准不适用)", "LBBB (STEMI criteria do not apply)"),
     "flag.RBBB": ("右束支传导阻滞", "Right bundle branch block"),
+    "flag.STEMI_SGARBOSSA": (
+        "疑似急性心梗（左束支阻滞/起搏心律，Sgarbossa 标准）",
+        "Suspected acute MI through LBBB or pacing (Sgarbossa criteria)",
+    ),
     "flag.STE_PROBABLE_LVH": (
         "ST段抬高，可能为左室肥厚所致（请对比既往心电图）",
         "ST elevation, probably due to LVH (compare with a previous ECG)",
