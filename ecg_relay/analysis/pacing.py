@@ -89,7 +89,8 @@ def pacing_spikes(
     last sample before its step.
 
     ``recorded`` (n, leads) marks the samples that were recorded; a step into or out of a
-    filled gap (missing samples take the lead's median) is no stimulus.
+    bridged gap (missing samples are bridged by a line, which can end on a step) is no
+    stimulus.
     """
     cols = np.flatnonzero(leads)
     if not searchable(fs, cols.size) or x.shape[0] < 3:
