@@ -345,6 +345,60 @@ def _flutter_lead(
     return FlutterEvidence(fs / period, min(values))
 
 
+# Spatial QRS-T cancellation for fixed 2:1 flutter (flutter_2to1_periodicity): the eight
+# independent leads of a 12-lead ECG (the other four are sums of I and II), and the number
+# of the strongest directions of the median QRS-T in them taken as ventricular: the QRS
+# loop is nearly planar (two) and the T loop adds about one. A body-surface ECG is largely
+# dipolar (three dimensions, Frank E, Circulation 1956;13:737), so the F waves keep only
+# their share outside these directions; that share is still periodic, as scale does not
+# enter a normalised autocorrelation (measured in docs/validation.md).
+INDEPENDENT_LEADS = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
+VENTRICULAR_DIRECTIONS = 3
+
+
+def flutter_2to1_periodicity(
+    diag: np.ndarray,
+    med: np.ndarray,
+    fid: Fiducials,
+    idx: dict[str, int],
+    ok: set[str],
+    r_peaks: np.ndarray,
+    qrs_rel: tuple[int, int],
+    rr_med_s: float,
+    fs: int,
+) -> list[FlutterEvidence] | None:
+    """Flutter periodicity in II, III, aVF, V1 after spatial QRS-T cancellation; None
+    without all eight independent leads.
+
+    In fixed 2:1 flutter every second F wave falls in the QRS-T, and the whole signal
+    repeats every RR: in any one lead the T wave, locked to the QRS like the F waves, lies
+    over the ramp of the F wave whose twin half an RR later is visible between the beats,
+    so the two halves of the cycle do not look alike (and the F wave at mid-RR reads as a
+    P wave). The T wave and the QRS are ventricular: they point in the directions of the
+    lead space the median QRS-T spans, while the F waves (atrial) keep a share outside
+    them. Removing those directions from every sample (each beat's QRS-T by the same
+    projection, so nothing of a beat-to-beat subtraction is needed) leaves atrial activity
+    that repeats each half RR through the cycle; the periodicity is then read as in
+    flutter_periodicity (QRS core bridged and masked, as its residue is the least well
+    cancelled).
+    """
+    if any(n not in ok for n in INDEPENDENT_LEADS):
+        return None
+    end = fid.t_end if fid.t_end is not None else fid.qrs_offset + int(0.25 * fs)
+    cols = [idx[n] for n in INDEPENDENT_LEADS]
+    window = med[fid.qrs_onset : min(end, med.shape[0]), cols]
+    if window.shape[0] < int(0.1 * fs):
+        return None
+    _, _, vt = np.linalg.svd(window - window[0], full_matrices=False)
+    ventricular = vt[:VENTRICULAR_DIRECTIONS]
+    x = diag[:, cols]
+    atrial = x - (x @ ventricular.T) @ ventricular
+    i, ii = atrial[:, 0], atrial[:, 1]
+    # III = II - I and aVF = II - I/2 (Einthoven, Goldberger), then V1.
+    leads = np.stack([ii, ii - i, ii - i / 2, atrial[:, 2]], axis=1)
+    return flutter_periodicity(leads, r_peaks, qrs_rel, rr_med_s, fs)
+
+
 def flutter_from_leads(evidence: list[FlutterEvidence]) -> tuple[float | None, float]:
     """(F-wave rate in Hz or None, periodicity score) from the flutter leads.
 
