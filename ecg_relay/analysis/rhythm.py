@@ -283,7 +283,13 @@ def _bridge_qrs(x: np.ndarray, r_peaks: np.ndarray, a0: int, b0: int) -> np.ndar
 
 
 def flutter_periodicity(
-    x: np.ndarray, r_peaks: np.ndarray, qrs_rel: tuple[int, int], rr_med_s: float, fs: int
+    x: np.ndarray,
+    r_peaks: np.ndarray,
+    qrs_rel: tuple[int, int],
+    rr_med_s: float,
+    fs: int,
+    *,
+    t_waves_cancelled: bool = False,
 ) -> list[FlutterEvidence]:
     """Sawtooth periodicity at 230-390/min in each lead of ``x`` (n, leads), QRS removed only.
 
@@ -298,6 +304,12 @@ def flutter_periodicity(
     highest interior peak in 3.8-6.5 Hz) and at its multiples up to three periods that do
     not fall on a multiple of the RR interval (where any rhythm repeats). Flutter waves
     repeat through the whole cycle; P and T waves only with the RR.
+
+    ``t_waves_cancelled``: the T waves are already out of ``x`` (flutter_2to1_periodicity),
+    so a first difference over FLUTTER_DIFF_S serves instead (gain 2 |sin(2 pi f d)|): it
+    keeps the sawtooth's slow ramp as a steady slope, where a second difference keeps only
+    its corners, and both corners lie in or at the edge of the masked QRS when the steep
+    limb does.
     """
     n, k_leads = x.shape
     d = max(1, int(c.FLUTTER_DIFF_S * fs))
@@ -306,7 +318,10 @@ def flutter_periodicity(
     b0 = qrs_rel[1] + int(QRS_MASK_POST_S * fs)
     xb = _bridge_qrs(x, r_peaks, a0, b0)
     y = np.zeros_like(x)
-    y[d:-d] = xb[2 * d :] - 2 * xb[d:-d] + xb[: -2 * d]
+    if t_waves_cancelled:
+        y[d:-d] = xb[2 * d :] - xb[: -2 * d]
+    else:
+        y[d:-d] = xb[2 * d :] - 2 * xb[d:-d] + xb[: -2 * d]
     m = np.ones(n)
     m[:d] = m[n - d :] = 0.0
     for r in r_peaks:
@@ -396,7 +411,7 @@ def flutter_2to1_periodicity(
     i, ii = atrial[:, 0], atrial[:, 1]
     # III = II - I and aVF = II - I/2 (Einthoven, Goldberger), then V1.
     leads = np.stack([ii, ii - i, ii - i / 2, atrial[:, 2]], axis=1)
-    return flutter_periodicity(leads, r_peaks, qrs_rel, rr_med_s, fs)
+    return flutter_periodicity(leads, r_peaks, qrs_rel, rr_med_s, fs, t_waves_cancelled=True)
 
 
 def flutter_from_leads(evidence: list[FlutterEvidence]) -> tuple[float | None, float]:
