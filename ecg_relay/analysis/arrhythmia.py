@@ -23,6 +23,7 @@ from ecg_relay.analysis.rhythm import (
     AtrialActivity,
     atrial_activity,
     best_p_coherence,
+    flutter_2to1_periodicity,
     flutter_from_leads,
     flutter_hz,
     flutter_periodicity,
@@ -51,6 +52,8 @@ class RhythmFeatures:
     flutter_rate: float | None  # Hz, agreed by two flutter leads
     flutter_score: float
     atrial: AtrialActivity | None
+    # The flutter rate came from spatial QRS-T cancellation (fixed 2:1 conduction).
+    flutter_cancelled: bool = False
 
     @property
     def regular(self) -> bool:
@@ -106,11 +109,22 @@ def rhythm_features(
         p_present = coherence >= c.P_COHERENCE_MIN
     drr = rr_irregularity_robust(rr_dominant if rr_dominant.size >= 5 else rr)
     flutter_cols = [idx[n] for n in c.FLUTTER_LEADS if n in ok]
-    flutter = flutter_periodicity(
-        diag[:, flutter_cols], r_peaks, qrs_core(med[:, flutter_cols], pre, fs), rr_med, fs
-    )
+    core = qrs_core(med[:, flutter_cols], pre, fs)
+    flutter = flutter_periodicity(diag[:, flutter_cols], r_peaks, core, rr_med, fs)
     flutter_rate, flutter_score = flutter_from_leads(flutter)
     irregular = rr_irregularity(rr)
+    # Fixed 2:1 conduction: a regular rhythm at half a flutter rate (115-195/min) whose
+    # second F wave hides in the QRS-T. Looked for only there, and taken only at twice
+    # the ventricular rate (two F periods make one RR, within the tolerance by which a
+    # lag counts as an RR multiple): continuous atrial activity at exactly 2:1.
+    lo, hi = c.FLUTTER_HZ
+    cancelled = False
+    if flutter_rate is None and irregular < c.AF_IRREGULARITY and lo <= 2 / rr_med <= hi:
+        ev = flutter_2to1_periodicity(diag, med, fid, idx, ok, r_peaks, core, rr_med, fs)
+        if ev is not None:
+            rate, score = flutter_from_leads(ev)
+            if rate is not None and abs(2 / (rate * rr_med) - 1) < c.FLUTTER_RR_MULTIPLE_TOLERANCE:
+                flutter_rate, flutter_score, cancelled = rate, score, True
     irregular_dominant = rr_irregularity(rr_dominant) if rr_dominant.size >= 5 else irregular
     atrial_lead = next((n for n in ("II", "V1", "III", "aVF") if n in ok), None)
     atrial = None
@@ -131,6 +145,7 @@ def rhythm_features(
         flutter_rate=flutter_rate,
         flutter_score=flutter_score,
         atrial=atrial,
+        flutter_cancelled=cancelled,
     )
 
 
@@ -283,6 +298,11 @@ def afl_flag(f: RhythmFeatures, rate_hz: float | None) -> Flag | None:
             "atrial_rate_bpm": rounded(rate_hz * 60),
             "flutter_periodicity": rounded(f.flutter_score, 2),
             "threshold_periodicity": c.FLUTTER_PERIODICITY,
+            **(
+                {"f_waves": "2:1, seen after spatial QRS-T cancellation"}
+                if f.flutter_cancelled and rate_hz == f.flutter_rate
+                else {}
+            ),
         },
     )
 

@@ -283,7 +283,13 @@ def _bridge_qrs(x: np.ndarray, r_peaks: np.ndarray, a0: int, b0: int) -> np.ndar
 
 
 def flutter_periodicity(
-    x: np.ndarray, r_peaks: np.ndarray, qrs_rel: tuple[int, int], rr_med_s: float, fs: int
+    x: np.ndarray,
+    r_peaks: np.ndarray,
+    qrs_rel: tuple[int, int],
+    rr_med_s: float,
+    fs: int,
+    *,
+    t_waves_cancelled: bool = False,
 ) -> list[FlutterEvidence]:
     """Sawtooth periodicity at 230-390/min in each lead of ``x`` (n, leads), QRS removed only.
 
@@ -298,6 +304,12 @@ def flutter_periodicity(
     highest interior peak in 3.8-6.5 Hz) and at its multiples up to three periods that do
     not fall on a multiple of the RR interval (where any rhythm repeats). Flutter waves
     repeat through the whole cycle; P and T waves only with the RR.
+
+    ``t_waves_cancelled``: the T waves are already out of ``x`` (flutter_2to1_periodicity),
+    so a first difference over FLUTTER_DIFF_S serves instead (gain 2 |sin(2 pi f d)|): it
+    keeps the sawtooth's slow ramp as a steady slope, where a second difference keeps only
+    its corners, and both corners lie in or at the edge of the masked QRS when the steep
+    limb does.
     """
     n, k_leads = x.shape
     d = max(1, int(c.FLUTTER_DIFF_S * fs))
@@ -306,7 +318,10 @@ def flutter_periodicity(
     b0 = qrs_rel[1] + int(QRS_MASK_POST_S * fs)
     xb = _bridge_qrs(x, r_peaks, a0, b0)
     y = np.zeros_like(x)
-    y[d:-d] = xb[2 * d :] - 2 * xb[d:-d] + xb[: -2 * d]
+    if t_waves_cancelled:
+        y[d:-d] = xb[2 * d :] - xb[: -2 * d]
+    else:
+        y[d:-d] = xb[2 * d :] - 2 * xb[d:-d] + xb[: -2 * d]
     m = np.ones(n)
     m[:d] = m[n - d :] = 0.0
     for r in r_peaks:
@@ -343,6 +358,60 @@ def _flutter_lead(
     if len(values) < 2:
         return FlutterEvidence(None, 0.0)
     return FlutterEvidence(fs / period, min(values))
+
+
+# Spatial QRS-T cancellation for fixed 2:1 flutter (flutter_2to1_periodicity): the eight
+# independent leads of a 12-lead ECG (the other four are sums of I and II), and the number
+# of the strongest directions of the median QRS-T in them taken as ventricular: the QRS
+# loop is nearly planar (two) and the T loop adds about one. A body-surface ECG is largely
+# dipolar (three dimensions, Frank E, Circulation 1956;13:737), so the F waves keep only
+# their share outside these directions; that share is still periodic, as scale does not
+# enter a normalised autocorrelation (measured in docs/validation.md).
+INDEPENDENT_LEADS = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
+VENTRICULAR_DIRECTIONS = 3
+
+
+def flutter_2to1_periodicity(
+    diag: np.ndarray,
+    med: np.ndarray,
+    fid: Fiducials,
+    idx: dict[str, int],
+    ok: set[str],
+    r_peaks: np.ndarray,
+    qrs_rel: tuple[int, int],
+    rr_med_s: float,
+    fs: int,
+) -> list[FlutterEvidence] | None:
+    """Flutter periodicity in II, III, aVF, V1 after spatial QRS-T cancellation; None
+    without all eight independent leads.
+
+    In fixed 2:1 flutter every second F wave falls in the QRS-T, and the whole signal
+    repeats every RR: in any one lead the T wave, locked to the QRS like the F waves, lies
+    over the ramp of the F wave whose twin half an RR later is visible between the beats,
+    so the two halves of the cycle do not look alike (and the F wave at mid-RR reads as a
+    P wave). The T wave and the QRS are ventricular: they point in the directions of the
+    lead space the median QRS-T spans, while the F waves (atrial) keep a share outside
+    them. Removing those directions from every sample (each beat's QRS-T by the same
+    projection, so nothing of a beat-to-beat subtraction is needed) leaves atrial activity
+    that repeats each half RR through the cycle; the periodicity is then read as in
+    flutter_periodicity (QRS core bridged and masked, as its residue is the least well
+    cancelled).
+    """
+    if any(n not in ok for n in INDEPENDENT_LEADS):
+        return None
+    end = fid.t_end if fid.t_end is not None else fid.qrs_offset + int(0.25 * fs)
+    cols = [idx[n] for n in INDEPENDENT_LEADS]
+    window = med[fid.qrs_onset : min(end, med.shape[0]), cols]
+    if window.shape[0] < int(0.1 * fs):
+        return None
+    _, _, vt = np.linalg.svd(window - window[0], full_matrices=False)
+    ventricular = vt[:VENTRICULAR_DIRECTIONS]
+    x = diag[:, cols]
+    atrial = x - (x @ ventricular.T) @ ventricular
+    i, ii = atrial[:, 0], atrial[:, 1]
+    # III = II - I and aVF = II - I/2 (Einthoven, Goldberger), then V1.
+    leads = np.stack([ii, ii - i, ii - i / 2, atrial[:, 2]], axis=1)
+    return flutter_periodicity(leads, r_peaks, qrs_rel, rr_med_s, fs, t_waves_cancelled=True)
 
 
 def flutter_from_leads(evidence: list[FlutterEvidence]) -> tuple[float | None, float]:
