@@ -22,9 +22,20 @@ _ALIASES = {
 }
 
 
+# Exports from monitors and ECG management systems prefix the lead: "ECG II", "Lead V1".
+_LEAD_PREFIXES = ("ECG", "LEAD")
+
+
 def normalise_lead(name: str) -> str:
-    """The standard spelling of a lead name ('ii' → 'II', 'AVF' → 'aVF', 'v1' → 'V1')."""
-    key = name.strip().upper().replace(" ", "").replace("_", "")
+    """The standard spelling of a lead name ('ii' → 'II', 'AVF' → 'aVF', 'v1' → 'V1',
+    'ECG II' → 'II', 'Lead V1' → 'V1'); a name it does not know is returned as given."""
+    key = name.strip().upper().replace(" ", "").replace("_", "").replace("-", "")
+    key = "-AVR" if name.strip().startswith("-") and key == "AVR" else key
+    for prefix in _LEAD_PREFIXES:
+        if key.startswith(prefix) and key != prefix:
+            rest = normalise_lead(key[len(prefix) :])
+            if rest in STANDARD_LEADS:
+                return rest
     if key in _ALIASES:
         return _ALIASES[key]
     if key in ("I", "II", "III"):

@@ -195,6 +195,18 @@ def test_lead_name_spellings() -> None:
         "II",
         "V6",
     ]
+    # Exports that prefix the lead, and names that are no standard lead, kept as given.
+    prefixed = ("ECG I", "ECG-II", "Lead V1", "LEAD_aVF", "-aVR", "ECG1", "CM5", "ECG")
+    assert [normalise_lead(n) for n in prefixed] == [
+        "I",
+        "II",
+        "V1",
+        "aVF",
+        "-aVR",
+        "ECG1",
+        "CM5",
+        "ECG",
+    ]
 
 
 # Fixed 2:1 flutter is tested on its own (tests/ecg_relay/test_rhythm.py): it is found in most
