@@ -39,7 +39,7 @@ from ecg_relay.analysis.rhythm import (
 
 @dataclass(frozen=True)
 class RhythmFeatures:
-    hr: float  # bpm, from the median RR
+    hr: float  # bpm, 60 / mean RR (the beats per minute)
     rr_med: float  # s
     longest_rr: float  # s; 0 with a single beat
     beats: int
@@ -79,26 +79,14 @@ def rhythm_features(
     # P waves are judged on dominant beats, AF irregularity on RR between two dominant
     # beats (ectopic-beat removal as in Dash S et al., Ann Biomed Eng 2009;37:1701).
     # Premature beats (PACs) have their own P wave at their own PR: judged on the others.
-    # Premature against the upper quartile of the RR, the sinus RR while PACs are at most
-    # half the beats (in atrial bigeminy the median RR falls on the PACs' short intervals).
-    sinus_rr = float(np.percentile(rr, 75))
-    on_time = np.concatenate(([True], rr >= c.PREMATURE_FRACTION * sinus_rr))
+    on_time = np.concatenate(([True], rr >= c.PREMATURE_FRACTION * rr_med))
     sinus_candidates = dominant & on_time
     if sinus_candidates.sum() < 4:
         sinus_candidates = dominant
     coherence = best_p_coherence(diag, med, r_peaks[sinus_candidates], fid, idx, ok, rr_med, fs)
-    premature = dominant & ~on_time
-    if coherence is not None and premature.sum() >= 4 and sinus_candidates.sum() >= 4:
-        # Frequent PACs from one focus (bigeminy, couplets) share their own P' shape and
-        # PR: each group's P wave is judged against its own, and the beat-weighted
-        # coherence of the two groups counts too. Grouping by the preceding RR, a quantity
-        # independent of the atrial signal, does not make fibrillatory waves coherent.
-        cp = best_p_coherence(
-            diag, med, r_peaks[premature], fid, idx, ok, float(np.median(rr[premature[1:]])), fs
-        )
-        if cp is not None:
-            n_on, n_pre = int(sinus_candidates.sum()), int(premature.sum())
-            coherence = max(coherence, (n_on * coherence + n_pre * cp) / (n_on + n_pre))
+    grouped = _grouped_p_coherence(diag, med, r_peaks, dominant, rr, fid, idx, ok, fs)
+    if coherence is not None and grouped is not None:
+        coherence = max(coherence, grouped)
     # Ectopic removal only when ectopics are the exception (isolated beats).
     isolated = dominant.mean() >= c.DOMINANT_SHARE_FOR_ECTOPIC_REMOVAL
     rr_dominant = rr[dominant[1:] & dominant[:-1]] if isolated else rr
@@ -147,6 +135,44 @@ def rhythm_features(
         atrial=atrial,
         flutter_cancelled=cancelled,
     )
+
+
+def _grouped_p_coherence(
+    diag: np.ndarray,
+    med: np.ndarray,
+    r_peaks: np.ndarray,
+    dominant: np.ndarray,
+    rr: np.ndarray,
+    fid: Fiducials,
+    idx: dict[str, int],
+    ok: set[str],
+    fs: int,
+) -> float | None:
+    """P-wave coherence with frequent PACs: the beat-weighted mean of two groups' own.
+
+    With bigeminy or PAC couplets the median RR falls on the PACs' short intervals, so
+    "premature" is judged against the upper quartile of the RR (the sinus RR while PACs
+    are at most half the beats), and the on-time and the premature beats are each judged
+    against their own P wave and PR: a P' from one focus is as coherent as the sinus P.
+    Each group needs P_GROUP_MIN_BEATS beats (random atrial activity scores about 1/beats,
+    and a 4-beat group scored 0.5 in AF). The mean, not the better group, counts: in a
+    strip that is part sinus, part AF the AF beats are "premature", and their low
+    coherence must pull the whole down. None when either group is too small.
+    """
+    sinus_rr = float(np.percentile(rr, 75))
+    on_time = np.concatenate(([True], rr >= c.PREMATURE_FRACTION * sinus_rr))
+    groups = [dominant & on_time, dominant & ~on_time]
+    if min(int(g.sum()) for g in groups) < c.P_GROUP_MIN_BEATS:
+        return None
+    values = []
+    for g in groups:
+        # Each group's P window is bounded by its own preceding RR.
+        group_rr = float(np.median(rr[g[1:]])) if g[1:].any() else float(np.median(rr))
+        value = best_p_coherence(diag, med, r_peaks[g], fid, idx, ok, group_rr, fs)
+        if value is None:
+            return None
+        values.append(value * int(g.sum()))
+    return sum(values) / int(dominant.sum())
 
 
 def ventricular_tachycardia(

@@ -91,7 +91,7 @@ def bundle_branch_flags(bbb: BundleBranch, qrs_ms: float) -> list[Flag]:
                 {
                     "qrs_ms": rounded(qrs_ms),
                     **bbb.evidence,
-                    "note": "STEMI territory criteria do not apply (concordant Sgarbossa criteria applied)",
+                    "note": "STEMI territory criteria do not apply (see not_evaluated for Sgarbossa)",
                 },
             )
         )

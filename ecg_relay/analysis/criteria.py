@@ -54,6 +54,9 @@ LVH_STE_TO_S_RATIO = 0.25
 # Smith SW et al., Ann Emerg Med 2012;60:766) is not used: the J point of wide complexes
 # runs 20-30 ms late against LUDB's paced beats, which puts it on the discordant T upslope.
 SGARBOSSA_CONCORDANT_MV = 0.1
+# A lead's QRS has a direction when R or S is at least 1.5 times the other (the usual
+# "predominantly positive/negative" reading; equiphasic leads have none).
+SGARBOSSA_DOMINANCE = 1.5
 SGARBOSSA_STD_LEADS = ("V1", "V2", "V3")
 LVH_STE_LEADS = ("V1", "V2", "V3")
 
@@ -105,6 +108,9 @@ AF_DRR_MEDIAN = 0.06
 # A beat more than 20% earlier than the median RR is premature (the usual Holter definition of
 # a supraventricular premature beat); its P wave is not the sinus P wave.
 PREMATURE_FRACTION = 0.8
+# PACs judged as a group of their own (arrhythmia._grouped_p_coherence) need this many beats
+# in each group: random atrial activity scores about 1/beats on the P-wave coherence.
+P_GROUP_MIN_BEATS = 5
 # RR next to ectopic beats is left out of the AF irregularity only when ectopics are isolated
 # (at least 70% of beats dominant); otherwise the "ectopics" are the rhythm itself.
 DOMINANT_SHARE_FOR_ECTOPIC_REMOVAL = 0.7

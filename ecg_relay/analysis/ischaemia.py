@@ -273,15 +273,18 @@ def sgarbossa_flag(ok: set[str], lv: StLevels, *, conduction: str) -> Flag | Non
     their ST-T change is discordant to the QRS, so ST elevation in the direction of the
     QRS, or ST depression in V1-V3 after their negative QRS, is the infarct's (criteria.py
     names the sources and why the discordant criteria are left out). ``conduction`` names
-    the QRS for the evidence. The QRS is positive where its R outweighs its S.
+    the QRS for the evidence. A lead's QRS is positive where its R is at least
+    SGARBOSSA_DOMINANCE times its S, negative where its S is that much deeper than its
+    R; a nearly equiphasic lead (III, aVF with a left axis; the chest transition) has no
+    direction for ST to be concordant with and is not read.
     """
     mv = c.SGARBOSSA_CONCORDANT_MV
-    positive = {n for n in ok if lv.r[n] > -lv.s[n]}
+    k = c.SGARBOSSA_DOMINANCE
+    positive = {n for n in ok if lv.r[n] >= k * -lv.s[n] and lv.r[n] > 0}
+    negative = {n for n in ok if -lv.s[n] >= k * lv.r[n] and lv.s[n] < 0}
     concordant_ste = {n: round(lv.j[n], 3) for n in sorted(positive) if lv.j[n] >= mv}
     concordant_std = {
-        n: round(lv.j[n], 3)
-        for n in c.SGARBOSSA_STD_LEADS
-        if n in ok and n not in positive and lv.j[n] <= -mv
+        n: round(lv.j[n], 3) for n in c.SGARBOSSA_STD_LEADS if n in negative and lv.j[n] <= -mv
     }
     if not (concordant_ste or concordant_std):
         return None

@@ -320,7 +320,7 @@ def _assess(
         conduction = "ventricular pacing" if v_paced else "LBBB"
         not_evaluated.append(
             f"STEMI: {conduction}, territory criteria do not apply "
-            "(concordant Sgarbossa criteria applied instead)"
+            f"(concordant Sgarbossa criteria applied in {len(st_ok)} leads with a stable baseline)"
         )
         flags.append(sgarbossa_flag(st_ok, st_levels(fid, idx), conduction=conduction))
     elif st_applicable:
@@ -335,9 +335,10 @@ def _assess(
             )
         )
     elif not vt:
-        # Wider than a nonspecific delay without a bundle branch pattern: possibly
-        # ventricular, and neither rule set was validated for it.
-        not_evaluated.append("STEMI: wide QRS without a bundle branch pattern, not evaluated")
+        # Wider than a nonspecific delay without a bundle branch pattern (or without the
+        # leads to tell one): possibly ventricular, and neither rule set was validated for it.
+        pattern = "without a bundle branch pattern" if bbb is not None else "(V1, I or V6 missing)"
+        not_evaluated.append(f"STEMI: wide QRS {pattern}, not evaluated")
 
     flags.append(brady_severe_flag(f))
     avb3 = None

@@ -104,7 +104,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Prolonged QTc (men ≥450, women ≥460 ms)",
     ),
     "flag.TACHY_SEVERE": ("心率 >150 次/分", "Heart rate >150/min"),
-    "flag.LBBB": ("左束支传导阻滞 (STEMI 标准不适用)", "LBBB (STEMI criteria do not apply)"),
+    "flag.LBBB": (
+        "左束支传导阻滞 (STEMI 分区标准不适用，已用 Sgarbossa 标准)",
+        "LBBB (STEMI territory criteria do not apply; Sgarbossa criteria used)",
+    ),
     "flag.RBBB": ("右束支传导阻滞", "Right bundle branch block"),
     "flag.STEMI_SGARBOSSA": (
         "疑似急性心梗（左束支阻滞/起搏心律，Sgarbossa 标准）",
