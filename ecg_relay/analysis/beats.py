@@ -6,7 +6,7 @@ rules that Hamilton & Tompkins tested on the MIT-BIH database (IEEE Trans Biomed
 feature is integrated over a moving window, and each peak of the
 integrated envelope is classified against a threshold that adapts beat by beat to running
 estimates of the signal (QRS) and noise peak levels, with search-back for missed beats
-and slope-based T-wave discrimination. Three changes for multi-lead 10 s windows:
+and slope-based T-wave discrimination. Four changes for multi-lead 10 s windows:
 
 - the feature is the RMS over leads of each lead's slope in units of that lead's typical
   QRS slope, weighted by the lead's signal-to-noise ratio and clipped at twice the typical
@@ -14,7 +14,10 @@ and slope-based T-wave discrimination. Three changes for multi-lead 10 s windows
   as the squared slope does), so large ectopics no longer hide small beats;
 - the whole window is available, so the levels are learnt in a first pass and the decisions
   are taken in a second pass that starts from them (a running detector's steady state);
-- search-back also covers the start and end of the window.
+- search-back also covers the start and end of the window;
+- where every lead is noisy, a detection must resemble in shape some detection of the
+  window's clean stretches (see SHAPE_CORRELATION), so noise peaks of a burst that passes
+  the height threshold are dropped.
 """
 
 from __future__ import annotations
@@ -75,30 +78,33 @@ REFERENCE_SNR = 10.0
 # its size: clipping there keeps one large ectopic beat or one lead's electrode pop from
 # dominating the envelope and the levels.
 LARGE_SLOPE_CLIP = 2.0
+# The R peak is the largest deflection within +-60 ms of the envelope peak (half a wide QRS).
+REFINE_S = 0.06
 # Shape check in noise. Where no lead reaches REFERENCE_SNR (every lead's weight below
 # CLEAN_WEIGHT = 1/2), the decision rules, which see only the envelope's height and slope,
 # pass noise peaks as readily as beats: the muscle bursts of CPSC 2021 put envelope peaks
 # between the beats above a threshold learnt on the clean seconds. Such a detection is kept
-# only if it resembles some detection of the same window where a lead is clean ("unlike
-# any QRS in the window", so an ectopic beat seen cleanly once vouches for its kind): the
-# first difference over +-SHAPE_HALF_S (the steep part of the QRS), each lead in units of
-# its QRS slope and weighted by the square root of its SNR weight at the candidate (the
-# leads that show the beat count, the buried ones hardly), aligned within +-SHAPE_LAG_S, with
-# a Pearson correlation of at least SHAPE_CORRELATION and at least SHAPE_MIN_AMPLITUDE of
-# that detection's size (type_beats' lower limit for a dominant beat). A QRS under noise of
-# its own energy still correlates about 1/sqrt(2) = 0.7 with its clean self; 0.5 leaves
-# room for lag and filtering. No upper size limit: a large ectopic beat fills its own 0.5 s
-# piece and so reads as noisy, and it must not be removed for being large. With fewer
-# than SHAPE_MIN_TEMPLATES clean detections the window shows no QRS to compare with, and
-# nothing is removed.
-SHAPE_HALF_S = 0.05
-SHAPE_LAG_S = 0.03
+# only if it resembles some detection of the same window that lies where a lead is clean
+# (any of them, so an ectopic beat seen cleanly once vouches for its kind): the first
+# difference over the integration window (+-SHAPE_HALF_S), each lead in units of its QRS
+# slope and weighted by the square root of its SNR weight at the candidate (the leads that
+# show the beat count, the buried ones hardly), aligned within +-SHAPE_LAG_S (the R peak
+# search span: noise shifts the envelope peak that far), with a Pearson correlation of at
+# least SHAPE_CORRELATION and at least SHAPE_MIN_AMPLITUDE of that detection's size
+# (type_beats' lower limit for a dominant beat). A QRS under noise of its own energy still
+# correlates about 1/sqrt(2) = 0.7 with its clean self; 0.5 leaves room for the lag and
+# for a beat that differs a little. No upper size limit, and a detection that stands
+# REFERENCE_SNR times over the noise around it is not checked: a large or wide ectopic
+# beat fills its own 0.5 s noise piece, so that piece reads as noisy, and the beat must not
+# be removed for being large. Only clean detections are templates (an artefact spike must
+# not vouch for the noise around it). With fewer than SHAPE_MIN_TEMPLATES clean detections
+# the window shows no QRS to compare with, and nothing is removed.
+SHAPE_HALF_S = INTEGRATION_S / 2
+SHAPE_LAG_S = REFINE_S
 SHAPE_CORRELATION = 0.5
 SHAPE_MIN_AMPLITUDE = 0.5
 SHAPE_MIN_TEMPLATES = 3
 CLEAN_WEIGHT = 0.5  # SNR = REFERENCE_SNR
-# The R peak is the largest deflection within +-60 ms of the envelope peak (half a wide QRS).
-REFINE_S = 0.06
 MEDIAN_PRE_S = 0.40  # long enough for a PR of 300 ms (first-degree block) before R
 MEDIAN_POST_S = 0.60
 DOMINANT_CORRELATION = 0.85
@@ -372,10 +378,11 @@ def _drop_unlike_in_noise(x: np.ndarray, feat: _Feature, peaks: np.ndarray, fs: 
     inside = (peaks - h - lag >= 0) & (peaks + h + lag < x.shape[0])
     weight = feat.weight[peaks]
     clean = weight.max(axis=1) >= CLEAN_WEIGHT
-    if not clean.all():
-        clean[~clean] = _stands_out(x, peaks[~clean], fs)
-    noisy = np.flatnonzero(~clean & inside)
     templates = peaks[clean & inside]
+    exempt = clean.copy()
+    if not clean.all():
+        exempt[~clean] = _stands_out(x, peaks[~clean], fs)
+    noisy = np.flatnonzero(~exempt & inside)
     if noisy.size == 0 or templates.size < SHAPE_MIN_TEMPLATES:
         return peaks
     slope = np.diff(x, axis=0, prepend=x[:1]) * fs / feat.qrs_slope
