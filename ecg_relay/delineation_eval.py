@@ -34,9 +34,11 @@ from ecg_relay.analysis import analyze
 
 ADDED_ST_MV = (0.0, 0.10, 0.15, 0.20)
 # Only the flags that open a green channel count (STE_PROBABLE_LVH, the LVH mimic, does not).
-STEMI_CODES = frozenset({"STEMI_INFERIOR", "STEMI_ANTERIOR", "STEMI_LATERAL"})
-# Records the added-ST test leaves out: LBBB and pacing take the ST criteria away by design,
-# and MI labels (STEMI, NSTEMI, infarction of any age) may carry ST changes of their own.
+STEMI_CODES = frozenset({"STEMI_INFERIOR", "STEMI_ANTERIOR", "STEMI_LATERAL", "STEMI_SGARBOSSA"})
+# Records the added-ST test leaves out: LBBB and pacing take the territory criteria away by
+# design (the concordant Sgarbossa criteria read added ST differently: discordant leads do
+# not count), and MI labels (STEMI, NSTEMI, infarction of any age) may carry ST changes of
+# their own.
 _ADDED_ST_EXCLUDED = ("left bundle", "pacing", "p-synchrony", "stemi", "infarction")
 LUDB_LEADS = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
 MATCH_S = 0.040

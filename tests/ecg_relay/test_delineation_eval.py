@@ -44,7 +44,7 @@ DATA = ecg_data_dir()
     reason=f"real ECG records not found at {DATA} (set XINLIAN_ECG_DATA)",
 )
 def test_intervals_on_ludb() -> None:
-    """What 1.3.0 reaches on LUDB (docs/validation.md): QRS, PR and QT against lead II."""
+    """What 1.4.0 reaches on LUDB (docs/validation.md): QRS, PR and QT against lead II."""
     out = evaluate_delineation(DATA).to_json()
     s = out["summary"]
     assert out["skipped"] == [] and s["lead_ii.qrs_ms"]["records"] >= 100
