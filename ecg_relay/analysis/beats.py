@@ -185,23 +185,14 @@ def _feature(band: np.ndarray, fs: int) -> _Feature:
     # lead down while it lasts, and the other leads carry the beats through it.
     piece = max(1, int(NOISE_SEGMENT_S * fs))
     n_piece = max(1, d.shape[0] // piece)
-    pieces = d[: n_piece * piece].reshape(n_piece, -1, d.shape[1])
-    sigma = np.median(pieces, axis=1) / MAD_TO_SD
-    snr2 = (qrs / (sigma + 1e-12)) ** 2
-    # Per-lead floor: a piece whose steepest slope stays below a REFERENCE_SNR-th of the
-    # lead's ordinary noise (the median over its pieces) is a dropout, a flat line where a
-    # live piece holds noise peaks of some three times that noise. Its near-zero noise
-    # would read as a perfect SNR and give the flat stretch full weight, diluting the
-    # leads that show the beats there; it shows nothing, so it weighs nothing.
-    live = pieces.max(axis=1) > np.median(sigma, axis=0) / REFERENCE_SNR
-    w = snr2 / (REFERENCE_SNR**2 + snr2) * live
-    weight = np.repeat(w, piece, axis=0)
-    if weight.shape[0] < d.shape[0]:  # the tail shorter than a piece takes the last piece's
-        weight = np.vstack([weight, np.repeat(w[-1:], d.shape[0] - weight.shape[0], axis=0)])
-    weight = weight[: d.shape[0]]
+    noise = np.median(d[: n_piece * piece].reshape(n_piece, -1, d.shape[1]), axis=1)
+    noise = np.repeat(noise / MAD_TO_SD + 1e-12, piece, axis=0)
+    if noise.shape[0] < d.shape[0]:  # the tail shorter than a piece takes the last piece's
+        noise = np.vstack([noise, np.repeat(noise[-1:], d.shape[0] - noise.shape[0], axis=0)])
+    snr2 = (qrs / noise[: d.shape[0]]) ** 2
+    weight = snr2 / (REFERENCE_SNR**2 + snr2)
     z = np.minimum(d / qrs, LARGE_SLOPE_CLIP)
-    # Every lead flat in a piece: no signal there, and no division by a zero weight.
-    env = np.sqrt(np.einsum("ij,ij->i", z * z, weight) / np.maximum(weight.sum(axis=1), 1e-12))
+    env = np.sqrt(np.einsum("ij,ij->i", z * z, weight) / weight.sum(axis=1))
     return _Feature(env, qrs, weight)
 
 
