@@ -6,7 +6,7 @@ rules that Hamilton & Tompkins tested on the MIT-BIH database (IEEE Trans Biomed
 feature is integrated over a moving window, and each peak of the
 integrated envelope is classified against a threshold that adapts beat by beat to running
 estimates of the signal (QRS) and noise peak levels, with search-back for missed beats
-and slope-based T-wave discrimination. Four changes for multi-lead 10 s windows:
+and slope-based T-wave discrimination. Three changes for multi-lead 10 s windows:
 
 - the feature is the RMS over leads of each lead's slope in units of that lead's typical
   QRS slope, weighted by the lead's signal-to-noise ratio and clipped at twice the typical
@@ -14,10 +14,7 @@ and slope-based T-wave discrimination. Four changes for multi-lead 10 s windows:
   as the squared slope does), so large ectopics no longer hide small beats;
 - the whole window is available, so the levels are learnt in a first pass and the decisions
   are taken in a second pass that starts from them (a running detector's steady state);
-- search-back also covers the start and end of the window;
-- where every lead is noisy, a detection must resemble in shape some detection of the
-  window's clean stretches (see SHAPE_CORRELATION), so noise peaks of a burst that passes
-  the height threshold are dropped.
+- search-back also covers the start and end of the window.
 """
 
 from __future__ import annotations
@@ -80,31 +77,6 @@ REFERENCE_SNR = 10.0
 LARGE_SLOPE_CLIP = 2.0
 # The R peak is the largest deflection within +-60 ms of the envelope peak (half a wide QRS).
 REFINE_S = 0.06
-# Shape check in noise. Where no lead reaches REFERENCE_SNR (every lead's weight below
-# CLEAN_WEIGHT = 1/2), the decision rules, which see only the envelope's height and slope,
-# pass noise peaks as readily as beats: the muscle bursts of CPSC 2021 put envelope peaks
-# between the beats above a threshold learnt on the clean seconds. Such a detection is kept
-# only if it resembles some detection of the same window that lies where a lead is clean
-# (any of them, so an ectopic beat seen cleanly once vouches for its kind): the first
-# difference over the integration window (+-SHAPE_HALF_S), each lead in units of its QRS
-# slope and weighted by the square root of its SNR weight at the candidate (the leads that
-# show the beat count, the buried ones hardly), aligned within +-SHAPE_LAG_S (the R peak
-# search span: noise shifts the envelope peak that far), with a Pearson correlation of at
-# least SHAPE_CORRELATION and at least SHAPE_MIN_AMPLITUDE of that detection's size
-# (type_beats' lower limit for a dominant beat). A QRS under noise of its own energy still
-# correlates about 1/sqrt(2) = 0.7 with its clean self; 0.5 leaves room for the lag and
-# for a beat that differs a little. No upper size limit, and a detection that stands
-# REFERENCE_SNR times over the noise around it is not checked: a large or wide ectopic
-# beat fills its own 0.5 s noise piece, so that piece reads as noisy, and the beat must not
-# be removed for being large. Only clean detections are templates (an artefact spike must
-# not vouch for the noise around it). With fewer than SHAPE_MIN_TEMPLATES clean detections
-# the window shows no QRS to compare with, and nothing is removed.
-SHAPE_HALF_S = INTEGRATION_S / 2
-SHAPE_LAG_S = REFINE_S
-SHAPE_CORRELATION = 0.5
-SHAPE_MIN_AMPLITUDE = 0.5
-SHAPE_MIN_TEMPLATES = 3
-CLEAN_WEIGHT = 0.5  # SNR = REFERENCE_SNR
 MEDIAN_PRE_S = 0.40  # long enough for a PR of 300 ms (first-degree block) before R
 MEDIAN_POST_S = 0.60
 DOMINANT_CORRELATION = 0.85
@@ -163,20 +135,6 @@ def slope_feature(band: np.ndarray, fs: int) -> np.ndarray:
     (n,) weighted RMS over leads of |slope| / typical QRS slope, each lead clipped at
     LARGE_SLOPE_CLIP (dimensionless; about 1 on an ordinary QRS).
     """
-    return _feature(band, fs).envelope
-
-
-@dataclass(frozen=True)
-class _Feature:
-    """The slope feature with what it was built from: each lead's typical QRS slope (mV/s)
-    and its SNR weight per sample (n, leads)."""
-
-    envelope: np.ndarray
-    qrs_slope: np.ndarray
-    weight: np.ndarray
-
-
-def _feature(band: np.ndarray, fs: int) -> _Feature:
     d = np.abs(np.diff(band, axis=0, prepend=band[:1])) * fs  # mV/s
     seg = max(1, int(LEARNING_S * fs))
     n_seg = max(1, d.shape[0] // seg)
@@ -192,8 +150,7 @@ def _feature(band: np.ndarray, fs: int) -> _Feature:
     snr2 = (qrs / noise[: d.shape[0]]) ** 2
     weight = snr2 / (REFERENCE_SNR**2 + snr2)
     z = np.minimum(d / qrs, LARGE_SLOPE_CLIP)
-    env = np.sqrt(np.einsum("ij,ij->i", z * z, weight) / weight.sum(axis=1))
-    return _Feature(env, qrs, weight)
+    return np.sqrt(np.einsum("ij,ij->i", z * z, weight) / weight.sum(axis=1))
 
 
 def _candidates(feature: np.ndarray, fs: int) -> tuple[np.ndarray, _Candidates]:
@@ -338,72 +295,15 @@ def detect_qrs(band: np.ndarray, fs: int, usable: np.ndarray) -> np.ndarray:
         return np.array([], dtype=int)
     # Every lead usable (the usual case): no column copy; the features are the same.
     x = band if cols.size == band.shape[1] else band[:, cols]
-    feat = _feature(x, fs)
-    env, cand = _candidates(feat.envelope, fs)
+    feature = slope_feature(x, fs)
+    env, cand = _candidates(feature, fs)
     if cand.index.size == 0:
         return np.array([], dtype=int)
     # First pass learns the levels; the second decides from that steady state.
     _first, levels = _classify(cand, _seed_levels(env, fs), fs)
     qrs, levels = _classify(cand, levels, fs)
     qrs = _search_edges(cand, qrs, levels, env.size, fs)
-    peaks = _drop_unlike_in_noise(x, feat, cand.index[qrs], fs)
-    return _refine(x, peaks, fs)
-
-
-def _stands_out(x: np.ndarray, peaks: np.ndarray, fs: int) -> np.ndarray:
-    """True per detection whose steepest slope, on some lead, is REFERENCE_SNR times the
-    noise slope around it: the noise read as in slope_feature, over NOISE_SEGMENT_S on
-    either side less the complex itself (+-REFRACTORY_S / 2). A large or wide ectopic beat
-    fills much of its own 0.5 s piece, which then reads as noisy; against its surroundings
-    it is the clearest complex of the window."""
-    d = np.abs(np.diff(x, axis=0, prepend=x[:1]))
-    span, gap, h = int(NOISE_SEGMENT_S * fs), int(REFRACTORY_S * fs / 2), int(SHAPE_HALF_S * fs)
-    around = np.concatenate([np.arange(-span, -gap), np.arange(gap + 1, span + 1)])
-    at = np.clip(peaks[:, None] + around, 0, x.shape[0] - 1)
-    noise = np.median(d[at], axis=1) / MAD_TO_SD
-    own = d[np.clip(peaks[:, None] + np.arange(-h, h + 1), 0, x.shape[0] - 1)].max(axis=1)
-    return np.asarray((own >= REFERENCE_SNR * noise).any(axis=1))
-
-
-def _drop_unlike_in_noise(x: np.ndarray, feat: _Feature, peaks: np.ndarray, fs: int) -> np.ndarray:
-    """The detections less those where every lead is noisy and whose slope pattern matches
-    no detection in a clean stretch of the window (see SHAPE_CORRELATION).
-
-    Runs after the decision rules, so their levels and RR history are those of the
-    detections as found; only the clean detections serve as templates.
-    """
-    if peaks.size == 0:
-        return peaks
-    h, lag = int(SHAPE_HALF_S * fs), int(SHAPE_LAG_S * fs)
-    inside = (peaks - h - lag >= 0) & (peaks + h + lag < x.shape[0])
-    weight = feat.weight[peaks]
-    clean = weight.max(axis=1) >= CLEAN_WEIGHT
-    templates = peaks[clean & inside]
-    exempt = clean.copy()
-    if not clean.all():
-        exempt[~clean] = _stands_out(x, peaks[~clean], fs)
-    noisy = np.flatnonzero(~exempt & inside)
-    if noisy.size == 0 or templates.size < SHAPE_MIN_TEMPLATES:
-        return peaks
-    slope = np.diff(x, axis=0, prepend=x[:1]) * fs / feat.qrs_slope
-    span = np.arange(-h, h + 1)
-    keep = np.ones(peaks.size, dtype=bool)
-    for i in noisy:
-        scale = np.sqrt(weight[i])
-        # (templates, samples * leads) and (lags, samples * leads), centred; the lead
-        # weights are this candidate's, so both sides see the leads alike.
-        tpl = (slope[templates[:, None] + span] * scale).reshape(templates.size, -1)
-        tpl -= tpl.mean(axis=1, keepdims=True)
-        seg = slope[peaks[i] + np.arange(-lag, lag + 1)[:, None] + span] * scale
-        seg = seg.reshape(2 * lag + 1, -1)
-        seg -= seg.mean(axis=1, keepdims=True)
-        t_norm = np.linalg.norm(tpl, axis=1) + 1e-12
-        s_norm = np.linalg.norm(seg, axis=1) + 1e-12
-        corr = (seg @ tpl.T) / np.outer(s_norm, t_norm)
-        ratio = s_norm[:, None] / t_norm[None, :]
-        match = (corr >= SHAPE_CORRELATION) & (ratio > SHAPE_MIN_AMPLITUDE)
-        keep[i] = bool(match.any())
-    return peaks[keep]
+    return _refine(x, cand.index[qrs], fs)
 
 
 def _refine(x: np.ndarray, peaks: np.ndarray, fs: int) -> np.ndarray:
