@@ -238,11 +238,25 @@ def flutter_rate_hz(f: RhythmFeatures, *, vt: bool) -> float | None:
     flutter is not called (rare), and its ST segment is then judged.
     """
     afl = flutter_hz(f.atrial)
+    if afl and (vt or (f.regular and _whole_multiple_of_rate(afl, f.rr_med))):
+        # The spectral path reads the QRS-T-cancelled residual, where F waves locked to the
+        # QRS by fixed conduction cancel with the median beat (the periodicity paths find
+        # those). In a regular rhythm its peak at a whole multiple of the ventricular rate
+        # is what the cancellation left of the QRS-T itself: at 175-195/min the residue of
+        # sinus tachycardia with ST elevation read as "flutter", which switched the ST
+        # criteria off and hid the STEMI. A VT's residue is no F wave either.
+        afl = None
     if not afl and not vt and f.flutter_rate is not None:
         afl = f.flutter_rate
     if afl and f.regular and abs(afl * f.rr_med - 3) < c.FLUTTER_THIRD_TOLERANCE:
         return None
     return afl
+
+
+def _whole_multiple_of_rate(atrial_hz: float, rr_s: float) -> bool:
+    """The atrial rate is (nearly) a whole multiple of the ventricular rate 1 / rr_s."""
+    ratio = atrial_hz * rr_s
+    return round(ratio) >= 1 and abs(ratio - round(ratio)) < c.FLUTTER_RR_MULTIPLE_TOLERANCE
 
 
 def brady_severe_flag(f: RhythmFeatures) -> Flag | None:

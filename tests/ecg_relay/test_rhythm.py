@@ -160,10 +160,26 @@ def test_sinus_tachycardia_at_2to1_flutter_rates_is_not_flutter(rate: int) -> No
         assert not {"AF", "AFL"} & set(r.codes), (seed, r.codes)
 
 
-def test_fixed_2to1_flutter_is_detected_in_most_seeds() -> None:
-    """Fixed 2:1 flutter (the classic miss): AFL in at least 11 of 12 seeds, never AF.
+@pytest.mark.parametrize("scenario", ["anterior_stemi", "lateral_stemi", "sinus_tachy"])
+@pytest.mark.parametrize("rate", [175, 185, 195])
+def test_fast_sinus_rhythm_residue_is_not_flutter(scenario: str, rate: float) -> None:
+    """At 175-195/min what QRS-T cancellation leaves of a regular sinus rhythm peaks at twice
+    its rate, in the flutter band: not flutter (fixed conduction is the periodicity paths'
+    to find), so the ST criteria stay on and a STEMI keeps its green channel."""
+    for seed in (1, 2, 3):
+        e = simulate(scenario, seed=seed, heart_rate_bpm=rate)
+        r = analyze(e.signals, e.fs, e.lead_names, sex="M", age=60)
+        assert "AFL" not in r.codes, (seed, r.codes)
+        if scenario != "sinus_tachy":
+            assert any(x.startswith("STEMI") for x in r.codes), (seed, r.codes)
 
-    Measured 12/12 (6/12 before spatial QRS-T cancellation). When the steep limb of the
+
+def test_fixed_2to1_flutter_is_detected_in_most_seeds() -> None:
+    """Fixed 2:1 flutter (the classic miss): AFL in at least 9 of 12 seeds, never AF.
+
+    Measured 10/12 (6/12 before spatial QRS-T cancellation; 12/12 while the spectral path
+    could also take a residual peak at twice the ventricular rate, which hid STEMI at
+    175-195/min: see test_fast_sinus_rhythm_residue_is_not_flutter). When the steep limb of the
     sawtooth falls inside or at the edge of the QRS, that F wave is locked to the QRS, the T
     wave lies over its ramp, and the one halfway between the QRS complexes alone looks like a
     P wave; with the three ventricular directions of the median QRS-T removed from the leads,
@@ -171,7 +187,7 @@ def test_fixed_2to1_flutter_is_detected_in_most_seeds() -> None:
     missed, it would read as sinus tachycardia: no green channel opens for it.
     """
     results = [_run("flutter_2to1", s) for s in SEEDS]
-    assert sum("AFL" in r.codes for r in results) >= 11
+    assert sum("AFL" in r.codes for r in results) >= 9
     assert not any("AF" in r.codes for r in results)
     critical = {"STEMI_INFERIOR", "STEMI_ANTERIOR", "STEMI_LATERAL", "VT", "VF_ASYSTOLE"}
     assert not any(critical & set(r.codes) for r in results)
