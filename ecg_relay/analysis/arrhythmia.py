@@ -107,7 +107,8 @@ def rhythm_features(
     # lag counts as an RR multiple): continuous atrial activity at exactly 2:1.
     lo, hi = c.FLUTTER_HZ
     cancelled = False
-    if flutter_rate is None and irregular < c.AF_IRREGULARITY and lo <= 2 / rr_med <= hi:
+    regular_underneath = irregular < c.AF_IRREGULARITY or drr < c.AF_DRR_MEDIAN
+    if flutter_rate is None and regular_underneath and lo <= 2 / rr_med <= hi:
         ev = flutter_2to1_periodicity(diag, med, fid, idx, ok, r_peaks, core, rr_med, fs)
         if ev is not None:
             rate, score = flutter_from_leads(ev)
@@ -161,18 +162,25 @@ def _grouped_p_coherence(
     """
     sinus_rr = float(np.percentile(rr, 75))
     on_time = np.concatenate(([True], rr >= c.PREMATURE_FRACTION * sinus_rr))
-    groups = [dominant & on_time, dominant & ~on_time]
-    if min(int(g.sum()) for g in groups) < c.P_GROUP_MIN_BEATS:
+    # Only beats with a whole P window in the strip count, for the sizes and the weights
+    # (p_wave_coherence leaves the others out), and only beats with a preceding RR.
+    inside = r_peaks >= int(MEDIAN_PRE_S * fs)
+    inside[0] = False
+    groups = [dominant & on_time & inside, dominant & ~on_time & inside]
+    sizes = [int(g.sum()) for g in groups]
+    if min(sizes) < c.P_GROUP_MIN_BEATS:
         return None
     values = []
-    for g in groups:
-        # Each group's P window is bounded by its own preceding RR.
-        group_rr = float(np.median(rr[g[1:]])) if g[1:].any() else float(np.median(rr))
+    for g, size in zip(groups, sizes, strict=True):
+        # Each group's P window is bounded by its own typical preceding RR. (The lower
+        # quartile, which keeps the window off the previous T wave in the group's
+        # shortest intervals, was tried: it took JS20010's bigeminy back to AF.)
+        group_rr = float(np.median(rr[g[1:]]))
         value = best_p_coherence(diag, med, r_peaks[g], fid, idx, ok, group_rr, fs)
         if value is None:
             return None
-        values.append(value * int(g.sum()))
-    return sum(values) / int(dominant.sum())
+        values.append(value * size)
+    return sum(values) / sum(sizes)
 
 
 def ventricular_tachycardia(
@@ -238,11 +246,14 @@ def flutter_rate_hz(f: RhythmFeatures, *, vt: bool) -> float | None:
     flutter is not called (rare), and its ST segment is then judged.
     """
     afl = flutter_hz(f.atrial)
-    if afl and (vt or (f.regular and _whole_multiple_of_rate(afl, f.rr_med))):
+    # Regular underneath: one premature beat lifts the RMSSD over the AF line, not the
+    # median beat-to-beat change.
+    underlying_regular = f.regular or f.drr < c.AF_DRR_MEDIAN
+    if afl and (vt or (underlying_regular and _twice_the_rate(afl, f.rr_med))):
         # The spectral path reads the QRS-T-cancelled residual, where F waves locked to the
         # QRS by fixed conduction cancel with the median beat (the periodicity paths find
-        # those). In a regular rhythm its peak at a whole multiple of the ventricular rate
-        # is what the cancellation left of the QRS-T itself: at 175-195/min the residue of
+        # those). In a regular rhythm its peak at twice the ventricular rate is what the
+        # cancellation left of the QRS-T itself: at 175-195/min the residue of
         # sinus tachycardia with ST elevation read as "flutter", which switched the ST
         # criteria off and hid the STEMI. A VT's residue is no F wave either.
         afl = None
@@ -253,10 +264,14 @@ def flutter_rate_hz(f: RhythmFeatures, *, vt: bool) -> float | None:
     return afl
 
 
-def _whole_multiple_of_rate(atrial_hz: float, rr_s: float) -> bool:
-    """The atrial rate is (nearly) a whole multiple of the ventricular rate 1 / rr_s."""
-    ratio = atrial_hz * rr_s
-    return round(ratio) >= 1 and abs(ratio - round(ratio)) < c.FLUTTER_RR_MULTIPLE_TOLERANCE
+def _twice_the_rate(atrial_hz: float, rr_s: float) -> bool:
+    """The atrial rate is (nearly) twice the ventricular rate 1 / rr_s.
+
+    Only twice: at four times (60-95/min) the spectral path found nothing in simulated
+    sinus rhythm, while it is the only flutter evidence of a 4:1 record whose only flutter
+    lead is II (LUDB 52 with III, aVF and V1 left out); three times is the 3:1 rule's.
+    """
+    return abs(atrial_hz * rr_s - 2) < c.FLUTTER_RR_MULTIPLE_TOLERANCE
 
 
 def brady_severe_flag(f: RhythmFeatures) -> Flag | None:

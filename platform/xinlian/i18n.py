@@ -105,8 +105,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "flag.TACHY_SEVERE": ("心率 >150 次/分", "Heart rate >150/min"),
     "flag.LBBB": (
-        "左束支传导阻滞 (STEMI 分区标准不适用，已用 Sgarbossa 标准)",
-        "LBBB (STEMI territory criteria do not apply; Sgarbossa criteria used)",
+        "左束支传导阻滞 (STEMI 分区标准不适用，见 Sgarbossa 评估)",
+        "LBBB (STEMI territory criteria do not apply; see the Sgarbossa assessment)",
     ),
     "flag.RBBB": ("右束支传导阻滞", "Right bundle branch block"),
     "flag.STEMI_SGARBOSSA": (
