@@ -179,7 +179,7 @@ def build(scenario: str, rng: np.random.Generator, duration: float, hr: float | 
     if scenario == "sinus_pacs":
         return _sinus_pacs(rng, duration, hr or rng.uniform(65, 85))
     if scenario == "atrial_bigeminy":
-        return _atrial_bigeminy(rng, duration, hr or rng.uniform(70, 90))
+        return _sinus_pacs(rng, duration, hr or rng.uniform(70, 90), bigeminy=True)
     if scenario == "vt":
         return _vt(rng, duration, hr or rng.uniform(160, 200))
     if scenario == "vf":
@@ -254,53 +254,20 @@ def _flutter(rng: np.random.Generator, duration: float, fixed_ratio: int | None 
     )
 
 
-def _sinus_pacs(rng: np.random.Generator, duration: float, hr: float) -> Plan:
+def _sinus_pacs(
+    rng: np.random.Generator, duration: float, hr: float, *, bigeminy: bool = False
+) -> Plan:
     """Sinus rhythm with frequent premature atrial contractions: the classic AF mimic.
 
     Every third to fifth beat is a PAC coupled at 60-75% of the sinus RR, with its own
     (earlier, shorter-PR) P wave; the sinus node is reset, so the next sinus beat follows
     one sinus RR later (a non-compensatory pause). Ground truth: sinus rhythm, no AF.
-    """
-    rr = 60.0 / hr
-    qt = _qt_s(hr)
-    onsets: list[float] = []
-    p_centres: list[float] = []
-    t = rng.uniform(0.3, 0.3 + rr)
-    next_pac = int(rng.integers(2, 5))
-    while t < duration - 0.5:
-        onsets.append(t)
-        p_centres.append(t - 0.16 + 0.05)
-        next_pac -= 1
-        if next_pac == 0:
-            pac = t + rr * rng.uniform(0.60, 0.75)
-            if pac >= duration - 0.5:
-                break
-            onsets.append(pac)
-            p_centres.append(pac - 0.12 + 0.05)
-            t = pac + rr * (1 + 0.02 * rng.standard_normal())
-            next_pac = int(rng.integers(3, 6))
-        else:
-            t += rr * (1 + 0.01 * rng.standard_normal())
-    beat = m.normal_shape(qt_s=qt)
-    return Plan(
-        rhythm="sinus_pacs",
-        qrs_onsets_s=onsets,
-        shapes=[beat] * len(onsets),
-        p_centres_s=p_centres,
-        pr_ms=160.0,
-        qt_ms=qt * 1000,
-        expected_flags=(),
-    )
 
-
-def _atrial_bigeminy(rng: np.random.Generator, duration: float, hr: float) -> Plan:
-    """Every second beat a PAC from a low atrial focus: short-long RR pairs, two P shapes.
-
-    The PAC is coupled at 55-70% of the sinus RR with a P' negative in the inferior leads
-    and a PR of 130 ms; the sinus node is reset, so the next sinus beat follows one sinus RR
-    (plus a little) later. Half the beats have each P shape, so a test that asks for one P
-    wave at one PR before most beats fails; AF must not be called. Ground truth: sinus
-    rhythm with atrial bigeminy.
+    ``bigeminy``: every second beat is a PAC, coupled at 55-70%, from a low atrial focus
+    (P' negative in the inferior leads, PR 130 ms), the next sinus beat a little over one
+    sinus RR later: short-long RR pairs and two P shapes, half the beats each, so a test
+    that asks for one P wave at one PR before most beats fails. Ground truth: sinus rhythm
+    with atrial bigeminy, no AF.
     """
     rr = 60.0 / hr
     qt = _qt_s(hr)
@@ -308,18 +275,29 @@ def _atrial_bigeminy(rng: np.random.Generator, duration: float, hr: float) -> Pl
     p_centres: list[float] = []
     ectopic_p: list[float] = []
     t = rng.uniform(0.3, 0.3 + rr)
+    next_pac = 1 if bigeminy else int(rng.integers(2, 5))
     while t < duration - 0.5:
         onsets.append(t)
         p_centres.append(t - 0.16 + 0.05)
-        pac = t + rr * rng.uniform(0.55, 0.70)
-        if pac >= duration - 0.5:
-            break
-        onsets.append(pac)
-        ectopic_p.append(pac - 0.13 + 0.05)
-        t = pac + rr * (1.05 + 0.02 * rng.standard_normal())
+        next_pac -= 1
+        if next_pac == 0:
+            pac = t + rr * rng.uniform(*((0.55, 0.70) if bigeminy else (0.60, 0.75)))
+            if pac >= duration - 0.5:
+                break
+            onsets.append(pac)
+            if bigeminy:
+                ectopic_p.append(pac - 0.13 + 0.05)
+                t = pac + rr * (1.05 + 0.02 * rng.standard_normal())
+                next_pac = 1
+            else:
+                p_centres.append(pac - 0.12 + 0.05)
+                t = pac + rr * (1 + 0.02 * rng.standard_normal())
+                next_pac = int(rng.integers(3, 6))
+        else:
+            t += rr * (1 + 0.01 * rng.standard_normal())
     beat = m.normal_shape(qt_s=qt)
     return Plan(
-        rhythm="atrial_bigeminy",
+        rhythm="atrial_bigeminy" if bigeminy else "sinus_pacs",
         qrs_onsets_s=onsets,
         shapes=[beat] * len(onsets),
         p_centres_s=p_centres,
