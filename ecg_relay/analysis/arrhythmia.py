@@ -59,6 +59,12 @@ class RhythmFeatures:
     def regular(self) -> bool:
         return self.irregular < c.AF_IRREGULARITY
 
+    @property
+    def regular_underneath(self) -> bool:
+        """Regular but for a few beats: one premature beat lifts the RMSSD over the AF
+        line, not the median beat-to-beat change."""
+        return self.regular or self.drr < c.AF_DRR_MEDIAN
+
 
 def rhythm_features(
     diag: np.ndarray,
@@ -107,6 +113,7 @@ def rhythm_features(
     # lag counts as an RR multiple): continuous atrial activity at exactly 2:1.
     lo, hi = c.FLUTTER_HZ
     cancelled = False
+    # Regular but for a few beats (as RhythmFeatures.regular_underneath, not built yet).
     regular_underneath = irregular < c.AF_IRREGULARITY or drr < c.AF_DRR_MEDIAN
     if flutter_rate is None and regular_underneath and lo <= 2 / rr_med <= hi:
         ev = flutter_2to1_periodicity(diag, med, fid, idx, ok, r_peaks, core, rr_med, fs)
@@ -246,10 +253,7 @@ def flutter_rate_hz(f: RhythmFeatures, *, vt: bool) -> float | None:
     flutter is not called (rare), and its ST segment is then judged.
     """
     afl = flutter_hz(f.atrial)
-    # Regular underneath: one premature beat lifts the RMSSD over the AF line, not the
-    # median beat-to-beat change.
-    underlying_regular = f.regular or f.drr < c.AF_DRR_MEDIAN
-    if afl and (vt or (underlying_regular and _twice_the_rate(afl, f.rr_med))):
+    if afl and (vt or (f.regular_underneath and _twice_the_rate(afl, f.rr_med))):
         # The spectral path reads the QRS-T-cancelled residual, where F waves locked to the
         # QRS by fixed conduction cancel with the median beat (the periodicity paths find
         # those). In a regular rhythm its peak at twice the ventricular rate is what the
