@@ -31,6 +31,14 @@ from scipy.signal import find_peaks
 # ventricular flutter, whose waves EC57 leaves out of QRS detection, and the wider gap
 # keeps P and T waves of fast sinus rhythms out of the candidates.
 REFRACTORY_S = 0.25
+# A fast organised rhythm (median detected RR under FAST_RR_S, 150/min) has RR close to that
+# period, where the jitter of envelope peaks drops every other beat of a tachycardia at
+# 220-240/min. It is detected again with Pan & Tompkins' own 200 ms, and a candidate within
+# REFRACTORY_S of the last QRS must then have a slope like that QRS's (FAST_SLOPE_RATIO;
+# T waves stay below T_WAVE_SLOPE_RATIO).
+FAST_RR_S = 0.40
+FAST_REFRACTORY_S = 0.20
+FAST_SLOPE_RATIO = 0.8
 # Moving-window integration: about the widest normal QRS (Pan & Tompkins 1985 use 150 ms).
 INTEGRATION_S = 0.15
 # Pan & Tompkins 1985: a peak within 360 ms of the previous QRS whose slope is below half
@@ -153,11 +161,13 @@ def slope_feature(band: np.ndarray, fs: int) -> np.ndarray:
     return np.sqrt(np.einsum("ij,ij->i", z * z, weight) / weight.sum(axis=1))
 
 
-def _candidates(feature: np.ndarray, fs: int) -> tuple[np.ndarray, _Candidates]:
+def _candidates(
+    feature: np.ndarray, fs: int, refractory_s: float = REFRACTORY_S
+) -> tuple[np.ndarray, _Candidates]:
     """The integrated envelope and its peaks at least one refractory period apart."""
     width = max(1, int(INTEGRATION_S * fs))
     env = uniform_filter1d(feature, width)
-    peaks, props = find_peaks(env, distance=max(1, int(REFRACTORY_S * fs)))
+    peaks, props = find_peaks(env, distance=max(1, int(refractory_s * fs)))
     slope = maximum_filter1d(feature, width)[peaks]
     return env, _Candidates(peaks, props.get("peak_heights", env[peaks]), slope)
 
@@ -181,7 +191,9 @@ def _with_rr(levels: _Levels, rr_s: float) -> _Levels:
     return _Levels(levels.qrs, levels.noise, (*levels.rr, rr_s)[-RR_AVERAGE_BEATS:])
 
 
-def _classify(c: _Candidates, levels: _Levels, fs: int) -> tuple[list[int], _Levels]:
+def _classify(
+    c: _Candidates, levels: _Levels, fs: int, *, fast: bool = False
+) -> tuple[list[int], _Levels]:
     """One Pan-Tompkins pass over the candidates; returns QRS candidate numbers and levels."""
     qrs: list[int] = []
     pending: list[int] = []  # candidates below threshold since the last QRS (search-back pool)
@@ -192,7 +204,7 @@ def _classify(c: _Candidates, levels: _Levels, fs: int) -> tuple[list[int], _Lev
             if found is not None:
                 levels = _accept(c, qrs, found, levels, fs)
                 pending = [p for p in pending if p > found]
-        if height > levels.threshold and _not_t_wave(c, qrs, k, fs):
+        if height > levels.threshold and _not_t_wave(c, qrs, k, fs, fast=fast):
             levels = _accept(c, qrs, k, levels, fs)
             pending = []
         else:
@@ -201,11 +213,14 @@ def _classify(c: _Candidates, levels: _Levels, fs: int) -> tuple[list[int], _Lev
     return qrs, levels
 
 
-def _not_t_wave(c: _Candidates, qrs: list[int], k: int, fs: int) -> bool:
+def _not_t_wave(c: _Candidates, qrs: list[int], k: int, fs: int, *, fast: bool = False) -> bool:
     """Pan & Tompkins' slope test: within T_WAVE_WINDOW_S of the last QRS, a peak whose
-    slope is below T_WAVE_SLOPE_RATIO of that QRS's slope is a T wave."""
+    slope is below T_WAVE_SLOPE_RATIO of that QRS's slope is a T wave. ``fast``: the
+    candidates may lie closer than REFRACTORY_S, and there they need FAST_SLOPE_RATIO."""
     if not qrs or c.index[k] - c.index[qrs[-1]] >= T_WAVE_WINDOW_S * fs:
         return True
+    if fast and c.index[k] - c.index[qrs[-1]] < REFRACTORY_S * fs:
+        return bool(c.slope[k] >= FAST_SLOPE_RATIO * c.slope[qrs[-1]])
     return bool(c.slope[k] >= T_WAVE_SLOPE_RATIO * c.slope[qrs[-1]])
 
 
@@ -296,17 +311,28 @@ def detect_qrs(band: np.ndarray, fs: int, usable: np.ndarray) -> np.ndarray:
     # Every lead usable (the usual case): no column copy; the features are the same.
     x = band if cols.size == band.shape[1] else band[:, cols]
     feature = slope_feature(x, fs)
-    env, cand = _candidates(feature, fs)
+    peaks = _detect(x, feature, fs, fast=False)
+    if peaks.size >= 4 and np.median(np.diff(peaks)) < FAST_RR_S * fs:
+        peaks = _detect(x, feature, fs, fast=True)
+    return peaks
+
+
+def _detect(x: np.ndarray, feature: np.ndarray, fs: int, *, fast: bool) -> np.ndarray:
+    """Candidates, two classification passes, edge search-back and R refinement."""
+    refractory_s = FAST_REFRACTORY_S if fast else REFRACTORY_S
+    env, cand = _candidates(feature, fs, refractory_s)
     if cand.index.size == 0:
         return np.array([], dtype=int)
     # First pass learns the levels; the second decides from that steady state.
-    _first, levels = _classify(cand, _seed_levels(env, fs), fs)
-    qrs, levels = _classify(cand, levels, fs)
+    _first, levels = _classify(cand, _seed_levels(env, fs), fs, fast=fast)
+    qrs, levels = _classify(cand, levels, fs, fast=fast)
     qrs = _search_edges(cand, qrs, levels, env.size, fs)
-    return _refine(x, cand.index[qrs], fs)
+    return _refine(x, cand.index[qrs], fs, refractory_s)
 
 
-def _refine(x: np.ndarray, peaks: np.ndarray, fs: int) -> np.ndarray:
+def _refine(
+    x: np.ndarray, peaks: np.ndarray, fs: int, refractory_s: float = REFRACTORY_S
+) -> np.ndarray:
     """Move each detection to the R peak: the extreme within REFINE_S of the lead with the
     largest deflections, taken with that lead's predominant QRS polarity.
 
@@ -329,7 +355,7 @@ def _refine(x: np.ndarray, peaks: np.ndarray, fs: int) -> np.ndarray:
     out = np.unique(np.asarray(refined, dtype=int))
     keep = [int(out[0])]
     for p in out[1:]:
-        if p - keep[-1] >= int(REFRACTORY_S * fs):
+        if p - keep[-1] >= int(refractory_s * fs):
             keep.append(int(p))
     return np.asarray(keep, dtype=int)
 
