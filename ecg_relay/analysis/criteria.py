@@ -145,6 +145,11 @@ VF_MIN_AMPLITUDE_MV = 0.15
 # 1.5 T and RMSSD T / sqrt(2), a normalised RMSSD of about 0.47. Half of it still lies well
 # above a monomorphic VT's (regular, below AF_IRREGULARITY); the spectral test comes first.
 VF_RR_CHAOS = 0.25
+# ...and the chaos runs through the strip: in fibrillation the detections keep no order from
+# one interval to the next, so most successive intervals differ by more than 10% (median
+# |ΔRR| / median RR, rhythm.rr_irregularity_robust). RMSSD alone is carried by a few large
+# steps: a short run of wide beats into a regular tachycardia of 230/min read as VF.
+VF_DRR_MEDIAN = 0.10
 ASYSTOLE_MAX_MV = 0.3
 AVB3_P_TO_QRS_RATIO = 1.3
 AVB3_MAX_VENTRICULAR_BPM = 60.0

@@ -34,7 +34,7 @@ from ecg_relay.analysis.pacing import Pacing, paced_beats, pacing_spikes, remove
 from ecg_relay.analysis.pacing import searchable as pacing_searchable
 from ecg_relay.analysis.quality import lead_quality, poor_quality_flag, qrs_to_noise
 from ecg_relay.analysis.result import ALGORITHM_VERSION, AnalysisResult, Flag, Severity, rounded
-from ecg_relay.analysis.rhythm import rr_irregularity, vf_spectrum_fraction
+from ecg_relay.analysis.rhythm import rr_chaotic, vf_spectrum_fraction
 
 FS = filters.TARGET_FS
 DETECTABLE = frozenset({"ok", "noise", "wander", "mains"})
@@ -162,7 +162,7 @@ def _analyze_leads(
     # Lethal rhythms first: no organised QRS complexes. Below 0.3 mV in every lead
     # there is no QRS to detect, whatever the detector found in the noise.
     # Fibrillation waves fool any QRS detector; what it finds on them has no consistent RR.
-    chaotic = r_peaks.size >= 3 and rr_irregularity(np.diff(r_peaks) / FS) >= c.VF_RR_CHAOS
+    chaotic = rr_chaotic(np.diff(r_peaks) / FS)
     # The VF spectrum (a Welch estimate over every lead) only decides records that already
     # look disorganised or flat; an organised record cannot meet the criteria below
     # whatever its spectrum, so it skips the estimate.

@@ -157,6 +157,20 @@ def rr_irregularity_robust(rr_s: np.ndarray) -> float:
     return float(np.median(np.abs(np.diff(rr_s))) / np.median(rr_s))
 
 
+def rr_chaotic(rr_s: np.ndarray) -> bool:
+    """True when QRS detections keep no order from one interval to the next, as they do
+    on fibrillation waves: a large RMSSD and most successive intervals changing too.
+
+    RMSSD alone is carried by a few large steps, so a short run of wide beats into a regular
+    tachycardia read as chaotic; the median |ΔRR| needs the chaos through the strip.
+    """
+    return (
+        rr_s.size >= 2
+        and rr_irregularity(rr_s) >= c.VF_RR_CHAOS
+        and rr_irregularity_robust(rr_s) >= c.VF_DRR_MEDIAN
+    )
+
+
 def align_beats(
     x: np.ndarray, r_peaks: np.ndarray, template: np.ndarray, r_index: int, fs: int
 ) -> np.ndarray:

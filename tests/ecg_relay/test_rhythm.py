@@ -17,6 +17,7 @@ from ecg_relay.analysis.rhythm import (
     flutter_from_leads,
     flutter_periodicity,
     p_wave_coherence,
+    rr_chaotic,
     rr_irregularity,
     rr_irregularity_robust,
 )
@@ -31,6 +32,20 @@ def _run(scenario: str, seed: int) -> AnalysisResult:
 
 
 # --- the features -------------------------------------------------------------------------
+
+
+def test_rr_chaos_needs_most_intervals_to_change_not_a_few_large_steps() -> None:
+    """A regular tachycardia at 230/min with two long intervals (a beat lost in a wide run)
+    has the RMSSD of fibrillation, but most of its intervals repeat: it is not chaos.
+    Intervals that keep no order from one to the next, as on fibrillation waves, are."""
+    rng = np.random.default_rng(3)
+    svt = 0.26 + 0.01 * rng.standard_normal(34)
+    svt[[1, 18]] = [0.55, 0.40]
+    assert rr_irregularity(svt) >= c.VF_RR_CHAOS
+    assert not rr_chaotic(svt)
+    fibrillation = rng.uniform(0.17, 0.50, 30)
+    assert rr_chaotic(fibrillation)
+    assert not rr_chaotic(np.full(30, 0.26))
 
 
 def test_robust_irregularity_ignores_an_isolated_premature_beat() -> None:
