@@ -32,6 +32,17 @@ def _late_r(rel: np.ndarray, fid: Fiducials, fs: int) -> float:
     return float(rel[w0:w1].max()) if w1 <= rel.size else 0.0
 
 
+def _terminal_half(rel: np.ndarray, fid: Fiducials) -> float:
+    """Mean of the second half of the QRS, mV: negative where a broad S ends it.
+
+    The QRS end is the latest over the leads, so its last 40 ms in I or V6 can already be
+    back at the baseline after an S wave that is broad but ended there earlier.
+    """
+    mid = (fid.qrs_onset + fid.qrs_offset + 1) // 2
+    seg = rel[mid : fid.qrs_offset + 1]
+    return float(seg.mean()) if seg.size else 0.0
+
+
 def _initial_q(rel: np.ndarray, fid: Fiducials, fs: int) -> float:
     """Deepest negative deflection in the first 30 ms of the QRS (the septal q), mV (<= 0)."""
     seg = rel[fid.qrs_onset : fid.qrs_onset + int(c.SEPTAL_Q_S * fs)]
@@ -56,7 +67,7 @@ def bundle_branch_block(
         return np.asarray(med[:, j] - fid.baseline[j])
 
     late_r = {n: _late_r(rel(n), fid, fs) for n in ("V1", "V2") if n in idx}
-    terminal_s = {n: float(fid.terminal_qrs[idx[n]]) for n in ("I", "V6")}
+    terminal_s = {n: _terminal_half(rel(n), fid) for n in ("I", "V6")}
     rbbb = max(late_r.values()) > c.RBBB_LATE_R_MV and min(terminal_s.values()) < 0
     lateral = [n for n in ("I", "V5", "V6") if n in idx]
     q = {n: _initial_q(rel(n), fid, fs) for n in lateral}
@@ -73,7 +84,7 @@ def bundle_branch_block(
     )
     evidence = {
         "late_r_mv": {n: round(v, 3) for n, v in late_r.items()},
-        "terminal_qrs_mv": {n: round(v, 3) for n, v in terminal_s.items()},
+        "terminal_half_qrs_mv": {n: round(v, 3) for n, v in terminal_s.items()},
         "initial_q_mv": {n: round(v, 3) for n, v in q.items()},
         "r_peak_time_ms": {n: round(v) for n, v in rpt.items()},
     }
