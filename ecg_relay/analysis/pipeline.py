@@ -174,10 +174,9 @@ def _analyze_leads(
     )
     if suspect and (
         r_peaks.size < 3
-        # Mixed morphologies (paced and own beats, bigeminy, AF with aberrant beats) are no
-        # dominant majority but still organised; only with a VF spectrum do they mean
-        # fibrillation.
-        or (dom_share < 0.5 and vf_frac >= c.VF_SPECTRAL_FRACTION)
+        # Mixed morphologies (paced and own beats, bigeminy) are no dominant majority but
+        # still organised; only with chaotic RR or a VF spectrum do they mean fibrillation.
+        or (dom_share < 0.5 and (chaotic or vf_frac >= c.VF_SPECTRAL_FRACTION))
         or amp < c.ASYSTOLE_MAX_MV
         or (chaotic and vf_frac >= c.VF_SPECTRAL_FRACTION)
     ):
