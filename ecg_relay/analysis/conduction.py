@@ -68,7 +68,9 @@ def bundle_branch_block(
 
     late_r = {n: _late_r(rel(n), fid, fs) for n in ("V1", "V2") if n in idx}
     terminal_s = {n: _terminal_half(rel(n), fid) for n in ("I", "V6")}
-    rbbb = max(late_r.values()) > c.RBBB_LATE_R_MV and min(terminal_s.values()) < 0
+    rbbb = (
+        max(late_r.values()) > c.RBBB_LATE_R_MV and min(terminal_s.values()) < -c.RBBB_TERMINAL_S_MV
+    )
     lateral = [n for n in ("I", "V5", "V6") if n in idx]
     q = {n: _initial_q(rel(n), fid, fs) for n in lateral}
     rpt = {n: _r_peak_time_ms(rel(n), fid, fs) for n in ("V5", "V6") if n in idx}

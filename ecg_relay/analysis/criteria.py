@@ -74,6 +74,10 @@ IVCD_MAX_QRS_MS = 140.0
 RBBB_LATE_R_MV = 0.15
 RBBB_LATE_R_FROM_S = 0.06
 RBBB_LATE_R_TO_S = 0.13
+# The broad terminal S: the second half of the QRS in I or V6 lies below the baseline by more
+# than a quarter of a millimetre on average, clear of the median beat's noise, so that a
+# baseline wobble at the end of a narrow-looking S is no S wave.
+RBBB_TERMINAL_S_MV = 0.025
 SEPTAL_Q_S = 0.03  # the septal q is in the first 30 ms of the QRS
 SEPTAL_Q_MV = 0.05  # a q shallower than this counts as absent
 LBBB_R_PEAK_TIME_MS = 60.0
@@ -145,11 +149,6 @@ VF_MIN_AMPLITUDE_MV = 0.15
 # 1.5 T and RMSSD T / sqrt(2), a normalised RMSSD of about 0.47. Half of it still lies well
 # above a monomorphic VT's (regular, below AF_IRREGULARITY); the spectral test comes first.
 VF_RR_CHAOS = 0.25
-# ...and the chaos runs through the strip: in fibrillation the detections keep no order from
-# one interval to the next, so most successive intervals differ by more than 10% (median
-# |ΔRR| / median RR, rhythm.rr_irregularity_robust). RMSSD alone is carried by a few large
-# steps: a short run of wide beats into a regular tachycardia of 230/min read as VF.
-VF_DRR_MEDIAN = 0.10
 ASYSTOLE_MAX_MV = 0.3
 AVB3_P_TO_QRS_RATIO = 1.3
 AVB3_MAX_VENTRICULAR_BPM = 60.0

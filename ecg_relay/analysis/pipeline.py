@@ -34,7 +34,7 @@ from ecg_relay.analysis.pacing import Pacing, paced_beats, pacing_spikes, remove
 from ecg_relay.analysis.pacing import searchable as pacing_searchable
 from ecg_relay.analysis.quality import lead_quality, poor_quality_flag, qrs_to_noise
 from ecg_relay.analysis.result import ALGORITHM_VERSION, AnalysisResult, Flag, Severity, rounded
-from ecg_relay.analysis.rhythm import rr_chaotic, vf_spectrum_fraction
+from ecg_relay.analysis.rhythm import mostly_narrow, rr_irregularity, vf_spectrum_fraction
 
 FS = filters.TARGET_FS
 DETECTABLE = frozenset({"ok", "noise", "wander", "mains"})
@@ -162,30 +162,36 @@ def _analyze_leads(
     # Lethal rhythms first: no organised QRS complexes. Below 0.3 mV in every lead
     # there is no QRS to detect, whatever the detector found in the noise.
     # Fibrillation waves fool any QRS detector; what it finds on them has no consistent RR.
-    chaotic = rr_chaotic(np.diff(r_peaks) / FS)
+    chaotic = r_peaks.size >= 3 and rr_irregularity(np.diff(r_peaks) / FS) >= c.VF_RR_CHAOS
     # The VF spectrum (a Welch estimate over every lead) only decides records that already
     # look disorganised or flat; an organised record cannot meet the criteria below
     # whatever its spectrum, so it skips the estimate.
     suspect = r_peaks.size < 3 or dom_share < 0.5 or chaotic or amp < c.ASYSTOLE_MAX_MV
-    vf_frac = (
-        float(np.median(vf_spectrum_fraction(diag[:, np.flatnonzero(detectable)], FS)))
-        if suspect
-        else 0.0
-    )
+    vf_frac = 0.0
+    narrow = False
+    if suspect:
+        cols = np.flatnonzero(detectable)
+        vf_frac = float(np.median(vf_spectrum_fraction(diag[:, cols], FS)))
+        # Narrow complexes are conducted through the His-Purkinje system: however fast and
+        # irregular (a regular tachycardia at 230/min with a short wide run read as VF),
+        # an organised rhythm, not fibrillation, whose waves read as broad complexes.
+        if vf_frac >= c.VF_SPECTRAL_FRACTION and r_peaks.size >= 3:
+            narrow = mostly_narrow(diag, r_peaks, cols, FS)
+    vf_spectrum = vf_frac >= c.VF_SPECTRAL_FRACTION and not narrow
     if suspect and (
         r_peaks.size < 3
         # Mixed morphologies (paced and own beats, bigeminy) are no dominant majority but
         # still organised; only with chaotic RR or a VF spectrum do they mean fibrillation.
-        or (dom_share < 0.5 and (chaotic or vf_frac >= c.VF_SPECTRAL_FRACTION))
+        or (dom_share < 0.5 and (chaotic or vf_spectrum))
         or amp < c.ASYSTOLE_MAX_MV
-        or (chaotic and vf_frac >= c.VF_SPECTRAL_FRACTION)
+        or (chaotic and vf_spectrum)
     ):
         ev = {
             "spectral_3_9hz_fraction": round(vf_frac, 2),
             "amplitude_mv": round(amp, 2),
             "detected_complexes": int(r_peaks.size),
         }
-        if vf_frac >= c.VF_SPECTRAL_FRACTION and amp >= c.VF_MIN_AMPLITUDE_MV:
+        if vf_spectrum and amp >= c.VF_MIN_AMPLITUDE_MV:
             flag = Flag(
                 "VF_ASYSTOLE", Severity.CRITICAL, {"rhythm": "ventricular_fibrillation", **ev}
             )

@@ -157,20 +157,6 @@ def rr_irregularity_robust(rr_s: np.ndarray) -> float:
     return float(np.median(np.abs(np.diff(rr_s))) / np.median(rr_s))
 
 
-def rr_chaotic(rr_s: np.ndarray) -> bool:
-    """True when QRS detections keep no order from one interval to the next, as they do
-    on fibrillation waves: a large RMSSD and most successive intervals changing too.
-
-    RMSSD alone is carried by a few large steps, so a short run of wide beats into a regular
-    tachycardia read as chaotic; the median |ΔRR| needs the chaos through the strip.
-    """
-    return (
-        rr_s.size >= 2
-        and rr_irregularity(rr_s) >= c.VF_RR_CHAOS
-        and rr_irregularity_robust(rr_s) >= c.VF_DRR_MEDIAN
-    )
-
-
 def align_beats(
     x: np.ndarray, r_peaks: np.ndarray, template: np.ndarray, r_index: int, fs: int
 ) -> np.ndarray:
@@ -480,6 +466,16 @@ def qrs_widths_ms(diag: np.ndarray, r_peaks: np.ndarray, cols: np.ndarray, fs: i
         end = min(int(active[hi]), int(steep[-1]) + int(0.04 * fs))
         out[i] = (end - active[lo]) / fs * 1000
     return out
+
+
+def mostly_narrow(diag: np.ndarray, r_peaks: np.ndarray, cols: np.ndarray, fs: int) -> bool:
+    """True when the median per-beat QRS duration is under WIDE_QRS_MS: conducted beats.
+
+    Waves of fibrillation read as broad complexes (160-300 ms on CUDB cu01), VT beats are
+    wide by definition; a supraventricular rhythm at any rate keeps its QRS narrow.
+    """
+    widths = qrs_widths_ms(diag, r_peaks, cols, fs)
+    return bool(np.isfinite(widths).any()) and float(np.nanmedian(widths)) < c.WIDE_QRS_MS
 
 
 QRS_WIDTH_VELOCITY_FRACTION = 0.12  # edge of the QRS, as delineation.VELOCITY_FRACTION

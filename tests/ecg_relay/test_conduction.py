@@ -8,6 +8,7 @@ import pytest
 from devices.simulator import morphology as m
 from devices.simulator import simulate
 from ecg_relay.analysis import analyze
+from ecg_relay.analysis import criteria as c
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -31,7 +32,7 @@ def test_rbbb_morphology_evidence(seed: int) -> None:
     r = analyze(e.signals, e.fs, e.lead_names, sex="M", age=60)
     ev = next(f for f in r.flags if f.code == "RBBB").evidence
     assert max(ev["late_r_mv"].values()) > 0.15
-    assert min(ev["terminal_half_qrs_mv"].values()) < 0
+    assert min(ev["terminal_half_qrs_mv"].values()) < -c.RBBB_TERMINAL_S_MV
     assert "LBBB" not in r.codes
 
 
@@ -58,7 +59,7 @@ def test_rbbb_whose_s_wave_ends_before_the_r_prime_in_v1() -> None:
     fs, rr, n_beats = 500, 0.8, 12
     q = m.Wave(0.015, 0.007, (-0.05, -0.06, 0.0, 0.0, 0.0, -0.05, -0.08, -0.08))
     r = m.Wave(0.040, 0.010, (0.60, 0.90, 0.20, 0.90, 0.70, 0.90, 0.60, 0.40))
-    s = m.Wave(0.080, 0.012, (-0.16, -0.10, -0.10, -0.30, -0.30, -0.20, -0.10, -0.06))
+    s = m.Wave(0.080, 0.012, (-0.25, -0.10, -0.10, -0.30, -0.30, -0.20, -0.15, -0.15))
     late = m.Wave(0.125, 0.016, (0.0, 0.0, 0.70, 0.15, 0.05, 0.0, 0.0, 0.0))
     t = m.t_wave(0.40, 0.110, 0.045, (0.20, 0.25, -0.20, 0.10, 0.35, 0.35, 0.30, 0.25))
     beat = m.BeatShape(qrs_s=0.150, qrs=(q, r, s, late), t_waves=(t,))
@@ -72,4 +73,4 @@ def test_rbbb_whose_s_wave_ends_before_the_r_prime_in_v1() -> None:
     result = analyze(m.derive_twelve(x), fs, m.LEAD_NAMES, sex="M", age=60)
     assert "RBBB" in result.codes, result.codes
     ev = next(f for f in result.flags if f.code == "RBBB").evidence
-    assert min(ev["terminal_half_qrs_mv"].values()) < 0
+    assert min(ev["terminal_half_qrs_mv"].values()) < -c.RBBB_TERMINAL_S_MV
