@@ -79,9 +79,6 @@ def bundle_branch_block(
         not rbbb
         and area["V1"] < 0
         and area["I"] > 0
-        # Broad R in I: a terminal S there is no LBBB (V6 may show RS with a displaced
-        # transition, Surawicz 2009, so only lead I is held to it).
-        and terminal_s["I"] >= -c.RBBB_TERMINAL_S_MV
         and area["V6"] > 0
         and max(late_r.values()) < c.RBBB_LATE_R_MV
         and all(v > -c.SEPTAL_Q_MV for v in q.values())
