@@ -149,6 +149,10 @@ VF_MIN_AMPLITUDE_MV = 0.15
 # 1.5 T and RMSSD T / sqrt(2), a normalised RMSSD of about 0.47. Half of it still lies well
 # above a monomorphic VT's (regular, below AF_IRREGULARITY); the spectral test comes first.
 VF_RR_CHAOS = 0.25
+# Conducted, not fibrillating: at least 90% of the detected complexes narrow
+# (rhythm.all_narrow). A short wide run may sit among them (one in ten); the detections on
+# VF waves that start in the strip's second half are more than that.
+NARROW_SHARE = 0.9
 ASYSTOLE_MAX_MV = 0.3
 AVB3_P_TO_QRS_RATIO = 1.3
 AVB3_MAX_VENTRICULAR_BPM = 60.0

@@ -34,7 +34,7 @@ from ecg_relay.analysis.pacing import Pacing, paced_beats, pacing_spikes, remove
 from ecg_relay.analysis.pacing import searchable as pacing_searchable
 from ecg_relay.analysis.quality import lead_quality, poor_quality_flag, qrs_to_noise
 from ecg_relay.analysis.result import ALGORITHM_VERSION, AnalysisResult, Flag, Severity, rounded
-from ecg_relay.analysis.rhythm import mostly_narrow, rr_irregularity, vf_spectrum_fraction
+from ecg_relay.analysis.rhythm import all_narrow, rr_irregularity, vf_spectrum_fraction
 
 FS = filters.TARGET_FS
 DETECTABLE = frozenset({"ok", "noise", "wander", "mains"})
@@ -176,7 +176,7 @@ def _analyze_leads(
         # irregular (a regular tachycardia at 230/min with a short wide run read as VF),
         # an organised rhythm, not fibrillation, whose waves read as broad complexes.
         if vf_frac >= c.VF_SPECTRAL_FRACTION and r_peaks.size >= 3:
-            narrow = mostly_narrow(diag, r_peaks, cols, FS)
+            narrow = all_narrow(diag, r_peaks, cols, FS)
     vf_spectrum = vf_frac >= c.VF_SPECTRAL_FRACTION and not narrow
     if suspect and (
         r_peaks.size < 3

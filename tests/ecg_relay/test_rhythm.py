@@ -14,9 +14,9 @@ from devices.simulator import SimulatedEcg, simulate
 from ecg_relay.analysis import AnalysisResult, analyze
 from ecg_relay.analysis import criteria as c
 from ecg_relay.analysis.rhythm import (
+    all_narrow,
     flutter_from_leads,
     flutter_periodicity,
-    mostly_narrow,
     p_wave_coherence,
     rr_irregularity,
     rr_irregularity_robust,
@@ -51,7 +51,19 @@ def test_conducted_complexes_are_narrow_fibrillation_waves_are_not(
         diag = filters.high_pass(filters.measurement_band(e.signals, FS, 50.0), FS)
         usable = np.ones(12, dtype=bool)
         r_peaks = detect_qrs(filters.detection(e.signals, FS), FS, usable)
-        assert mostly_narrow(diag, r_peaks, np.arange(12), FS) is narrow
+        assert all_narrow(diag, r_peaks, np.arange(12), FS) is narrow
+
+
+@pytest.mark.parametrize("onset_s", [4.0, 5.0, 6.0])
+def test_vf_starting_inside_the_strip_is_vf(onset_s: float) -> None:
+    """Sinus beats, then VF for the rest of the 10 s: the narrow beats before it may be most
+    of the detections, and the strip is still VF (a median width once read it as narrow)."""
+    for seed in (1, 2):
+        sinus = simulate("normal", seed=seed)
+        vf = simulate("vf", seed=seed)
+        k = int(onset_s * FS)
+        x = np.vstack([sinus.signals[:k], vf.signals[k:]])
+        assert "VF_ASYSTOLE" in analyze(x, FS, sinus.lead_names).codes
 
 
 def test_robust_irregularity_ignores_an_isolated_premature_beat() -> None:
