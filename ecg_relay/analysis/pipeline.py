@@ -32,7 +32,12 @@ from ecg_relay.analysis.ischaemia import sgarbossa_flag, st_flags, st_levels
 from ecg_relay.analysis.leads import CHEST_LEADS, LIMB_LEADS, is_ecg_lead, normalise_lead
 from ecg_relay.analysis.pacing import Pacing, paced_beats, pacing_spikes, remove_spikes
 from ecg_relay.analysis.pacing import searchable as pacing_searchable
-from ecg_relay.analysis.quality import lead_quality, poor_quality_flag, qrs_to_noise
+from ecg_relay.analysis.quality import (
+    lead_quality,
+    poor_quality_flag,
+    qrs_to_noise,
+    requalified,
+)
 from ecg_relay.analysis.result import ALGORITHM_VERSION, AnalysisResult, Flag, Severity, rounded
 from ecg_relay.analysis.rhythm import all_narrow, rr_irregularity, vf_spectrum_fraction
 
@@ -155,6 +160,20 @@ def _analyze_leads(
     diag = filters.high_pass(measured, FS)
     band = filters.detection(x, FS)
     r_peaks = detect_qrs(band, FS, detectable)
+    # Leads called noisy for their 40-150 Hz energy are judged again between the beats just
+    # found: most such labels (95 of 117 on the development set) were the steep slopes of
+    # tall QRS complexes themselves, and took those leads' ST and P waves out of the
+    # criteria. The QRS edges are still found on the leads without that energy: a lead
+    # this steep sets the spatial velocity's peak so high that a slurred terminal S falls
+    # under the edge threshold (Q1805: the J point 30 ms early, inside the S wave).
+    edges = measurable
+    if "noise" in labels:
+        labels = requalified(labels, x, FS, mains_hz, r_peaks)
+        quality = dict(zip(names, labels, strict=True))
+        measurable = np.array([lab in MEASURABLE for lab in labels])
+        all_noisy = not measurable.any()
+        if all_noisy:
+            measurable = detectable
     dominant = type_beats(diag, r_peaks, FS, detectable)
     amp = float(max(np.ptp(diag[:, j]) for j in np.flatnonzero(detectable)))
     dom_share = float(dominant.mean()) if r_peaks.size else 0.0
@@ -225,7 +244,7 @@ def _analyze_leads(
     p_leads = tuple(i for i, n in enumerate(names) if n == "II") or tuple(
         i for i, n in enumerate(names) if n == "V1"
     )
-    fid = delineate(med, FS, int(MEDIAN_PRE_S * FS), measurable, float(np.median(rr)), p_leads)
+    fid = delineate(med, FS, int(MEDIAN_PRE_S * FS), edges, float(np.median(rr)), p_leads)
     # ST is read on median beats of the spline-corrected signal: no high-pass touches it.
     knot, half = pr_knot_offset(fid, FS)
     st_signal = filters.isoelectric_corrected(measured, r_peaks[dominant] + knot, half)
@@ -236,6 +255,7 @@ def _analyze_leads(
         names,
         quality,
         measurable,
+        edges,
         diag,
         med,
         r_peaks,
@@ -255,6 +275,7 @@ def _assess(
     names: list[str],
     quality: dict[str, str],
     measurable: np.ndarray,
+    edges: np.ndarray,
     diag: np.ndarray,
     med: np.ndarray,
     r_peaks: np.ndarray,
@@ -297,7 +318,7 @@ def _assess(
     # Brugada P et al., Circulation 1991;83:1649; Vereckei A et al., Heart Rhythm 2008;5:89).
     aberrant = f.p_present and bbb is not None and (bbb.rbbb or bbb.lbbb)
     vt_flag = ventricular_tachycardia(
-        f, iv, diag, r_peaks, dominant, rr, measurable, FS, v_paced=v_paced, aberrant=aberrant
+        f, iv, diag, r_peaks, dominant, rr, edges, FS, v_paced=v_paced, aberrant=aberrant
     )
     vt = vt_flag is not None
     flags.append(vt_flag)

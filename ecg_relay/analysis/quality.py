@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.signal import butter, filtfilt, iirnotch, sosfiltfilt
 
 from ecg_relay.analysis.beats import MEDIAN_PRE_S
 from ecg_relay.analysis.delineation import Fiducials
@@ -20,6 +21,13 @@ WANDER_MV = 1.5  # baseline excursion below 0.5 Hz that hides the ST segment
 # Absolute limits: small leads (aVL often) must not be called noisy for their size.
 NOISE_RMS_MV = 0.03  # 40-150 Hz muscle noise above 30 uV RMS obscures small waves
 MAINS_RMS_MV = 0.05  # mains interference large enough to survive the notch
+# The QRS's own steep slopes fill the 40-150 Hz band: tall, sharp chest QRS complexes alone
+# reach 30-80 uV RMS there. Once the beats are found, a lead called noisy is measured again
+# between them, leaving out QRS_HALF_S either side of each R (a wide QRS included), and is
+# cleared only where the noise there is under half the limit: the QRS made most of the
+# band's energy, not a noise near the limit that the gaps between detections sample low.
+QRS_HALF_S = 0.10
+QUIET_FRACTION = 0.5
 
 
 def lead_quality(raw: np.ndarray, fs: int, mains_hz: float) -> list[str]:
@@ -77,6 +85,43 @@ def lead_quality(raw: np.ndarray, fs: int, mains_hz: float) -> list[str]:
         else:
             labels.append("ok")
     return labels
+
+
+def noise_between_qrs(raw: np.ndarray, fs: int, r_peaks: np.ndarray, mains_hz: float) -> np.ndarray:
+    """Per lead of ``raw`` (n, leads) mV, the 40-150 Hz RMS (mV) outside the QRS complexes,
+    the mains line and its first harmonic notched out as in lead_quality."""
+    sos = butter(4, [40.0, min(150.0, fs / 2 - 1)], btype="band", fs=fs, output="sos")
+    hf = sosfiltfilt(sos, raw, axis=0)
+    for line in (mains_hz, 2 * mains_hz):
+        if line < fs / 2 - 1:
+            b, a = iirnotch(line, 30.0, fs)
+            hf = filtfilt(b, a, hf, axis=0)
+    keep = np.ones(raw.shape[0], dtype=bool)
+    half = int(QRS_HALF_S * fs)
+    for r in r_peaks:
+        keep[max(0, int(r) - half) : int(r) + half] = False
+    if keep.sum() < fs // 2:  # too fast to see between the beats: keep the first reading
+        keep[:] = True
+    return np.asarray(np.sqrt(np.mean(hf[keep] ** 2, axis=0)))
+
+
+def requalified(
+    labels: list[str], raw: np.ndarray, fs: int, mains_hz: float, r_peaks: np.ndarray
+) -> list[str]:
+    """``labels`` with each 'noise' lead judged again between the QRS complexes at
+    ``r_peaks``: 'ok' (or 'mains') where the noise was the QRS itself."""
+    noisy = [j for j, label in enumerate(labels) if label == "noise"]
+    if not noisy or r_peaks.size < 2:
+        return labels
+    quiet = noise_between_qrs(raw[:, noisy], fs, r_peaks, mains_hz)
+    freqs, psd = welch(raw[:, noisy], fs, min(raw.shape[0], 2 * fs))
+    line = (freqs >= mains_hz - 1) & (freqs < mains_hz + 1)
+    mains = np.sqrt(np.sum(psd[line], axis=0) * float(freqs[1] - freqs[0]))
+    out = list(labels)
+    for k, j in enumerate(noisy):
+        if quiet[k] <= QUIET_FRACTION * NOISE_RMS_MV:
+            out[j] = "mains" if mains[k] > MAINS_RMS_MV else "ok"
+    return out
 
 
 def limb_reversal_suspected(qrs_area: dict[str, float], p_amp: dict[str, float]) -> bool:

@@ -229,3 +229,39 @@ def test_simulated_ground_truth_is_detected(scenario: str, seed: int) -> None:
 def test_flutter_is_detected() -> None:
     """Atrial flutter with variable conduction (F waves locked to the QRS) raises AFL."""
     assert "AFL" in _ecg("flutter", seed=1).codes
+
+
+def _sharp_qrs_ecg(st_j_mv: tuple[float, ...]) -> np.ndarray:
+    """12 leads of tall, narrow, steep QRS complexes (2-3 mV in V2-V4, 10 ms wide R) with
+    little noise: their own slopes fill the 40-150 Hz band over the noise limit."""
+    from devices.simulator import morphology as m
+
+    fs, rr, n_beats = 500, 0.8, 12
+    q = m.Wave(0.020, 0.004, (-0.05, -0.05, 0.0, 0.0, 0.0, -0.1, -0.1, -0.1))
+    r = m.Wave(0.040, 0.005, (0.9, 1.2, 0.5, 1.5, 2.6, 2.8, 2.2, 1.6))
+    s = m.Wave(0.058, 0.005, (-0.1, -0.2, -1.8, -2.6, -1.6, -0.6, -0.3, -0.2))
+    t = m.t_wave(0.40, 0.110, 0.045, (0.25, 0.3, 0.1, 0.5, 0.6, 0.5, 0.4, 0.3))
+    beat = m.BeatShape(qrs_s=0.080, qrs=(q, r, s), t_waves=(t,), st_j_mv=st_j_mv)
+    x = np.zeros((round(n_beats * rr * fs), len(m.INDEPENDENT)))
+    time = np.arange(x.shape[0]) / fs
+    with np.errstate(over="ignore"):  # the ST plateau's logistic far from its beat
+        for k in range(n_beats):
+            onset = 0.3 + k * rr
+            x += m.render(beat, time - onset)
+            x += m.p_wave(time - (onset - 0.15))
+    x += np.random.default_rng(2).normal(0.0, 0.004, x.shape)
+    return np.asarray(m.derive_twelve(x))
+
+
+def test_tall_steep_qrs_is_not_noise_and_keeps_its_st_segment() -> None:
+    """The 40-150 Hz energy of tall, steep chest QRS complexes is no muscle noise: judged
+    between the beats the leads are clean, so an anterior STEMI in them is found (it read
+    ST_DEPRESSION and POOR_QUALITY with V1-V6 left out as 'noise')."""
+    from ecg_relay.analysis.quality import lead_quality
+
+    clean = _sharp_qrs_ecg((0.0,) * 8)
+    assert lead_quality(clean, FS, 50.0).count("noise") >= 4  # the whole-record reading
+    r = analyze(clean, FS, LEADS, sex="M", age=60)
+    assert set(r.lead_quality.values()) == {"ok"} and "POOR_QUALITY" not in r.codes
+    stemi = _sharp_qrs_ecg((0.05, -0.05, 0.20, 0.35, 0.35, 0.25, 0.08, 0.0))
+    assert "STEMI_ANTERIOR" in analyze(stemi, FS, LEADS, sex="M", age=60).codes
