@@ -170,7 +170,7 @@ def test_triage_on_real_records(real_triage: dict[str, Any]) -> None:
 @needs_data
 @pytest.mark.xfail(
     reason=(
-        "measured STEMI Se 0.17 (1/6: the PTB admission-diagnosis records show no ST "
+        "measured STEMI Se 0.33 (2/6: the other PTB admission-diagnosis records show no ST "
         "elevation at J reaching the 4th UDMI thresholds) and AF+AFL Se 0.90 (targets "
         "0.90/0.95), see docs/validation.md"
     ),
