@@ -102,6 +102,10 @@ VT_RUN_MAX_QRS_MS = 240.0  # a "QRS" wider than this in a 300 ms window is artef
 PR_LONG_MS = 200.0  # first-degree AV block
 LOW_VOLTAGE_LIMB_MV = 0.5  # all limb leads QRS < 0.5 mV
 LOW_VOLTAGE_CHEST_MV = 1.0  # all chest leads QRS < 1.0 mV
+# No human QRS reaches 10 mV (100 mm) peak to peak in one lead: the largest voltages of
+# hypertrophic hearts are 5-7 mV (an S in V1 plus an R in V5 of 7-8 mV is extreme LVH).
+# Above it the recorder's gain is wrong, and no millivolt criterion is read.
+QRS_IMPLAUSIBLE_MV = 10.0
 
 # Rhythm features (set from physiology, not from the validation records).
 AF_IRREGULARITY = 0.10  # normalised RMSSD of RR; sinus rhythm is typically < 0.06

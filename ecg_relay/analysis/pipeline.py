@@ -166,14 +166,14 @@ def _analyze_leads(
     # criteria. The QRS edges are still found on the leads without that energy: a lead
     # this steep sets the spatial velocity's peak so high that a slurred terminal S falls
     # under the edge threshold (Q1805: the J point 30 ms early, inside the S wave).
+    # With noise on every lead the record stays judged as a whole (all leads measured, and
+    # the QRS must stand out of the noise, below): clearing some leads there would leave
+    # fewer leads measured, and bursts of noise with nothing else could pass as beats.
     edges = measurable
-    if "noise" in labels:
+    if "noise" in labels and not all_noisy:
         labels = requalified(labels, x, FS, mains_hz, r_peaks)
         quality = dict(zip(names, labels, strict=True))
         measurable = np.array([lab in MEASURABLE for lab in labels])
-        all_noisy = not measurable.any()
-        if all_noisy:
-            measurable = detectable
     dominant = type_beats(diag, r_peaks, FS, detectable)
     amp = float(max(np.ptp(diag[:, j]) for j in np.flatnonzero(detectable)))
     dom_share = float(dominant.mean()) if r_peaks.size else 0.0
@@ -339,7 +339,17 @@ def _assess(
     )
     st_applicable = (not iv.wide or rbbb or ivcd) and not afl and not v_paced
     st_ok = {n for n in ok if fid.baseline_stable[idx[n]]}
-    if afl:
+    # A QRS beyond any human ECG's size means a wrong gain (a recorder or a format that
+    # takes 200 units for 1 mV where it wrote 1000): every millivolt criterion would be
+    # read on a wrong scale, so the ST criteria are not applied and POOR_QUALITY says why.
+    implausible = _implausible_qrs(fid, idx, ok)
+    if implausible is not None:
+        lead, size = implausible
+        not_evaluated.append(
+            f"STEMI, ST depression: a {size:.1f} mV QRS in {lead} is beyond a human ECG; "
+            "check the recorder's gain (mV calibration)"
+        )
+    elif afl:
         not_evaluated.append("STEMI: atrial flutter waves distort the ST segment")
     elif v_paced or (bbb is not None and bbb.lbbb and not vt):
         # LBBB and ventricular pacing hide the infarct's ST elevation from the 4th UDMI
@@ -383,13 +393,22 @@ def _assess(
     # P-synchronous pacemaker is its programmed AV delay).
     flags += sinus_flags(f, iv, other_rhythm=bool(af or afl or avb3 or vt or paced))
     flags.append(_low_voltage_flag(fid, idx, ok))
-    flags.append(poor_quality_flag(quality, med, fid, idx))
+    flags.append(poor_quality_flag(quality, med, fid, idx, implausible_qrs=implausible))
 
     measurements = _measurements(
         f, iv, fid, idx, r_peaks, dominant, rr, mean_rr, pacing, input_fs, not_evaluated
     )
     reported = tuple(flag for flag in flags if flag is not None)
     return AnalysisResult(ALGORITHM_VERSION, True, rounded(hr), measurements, quality, reported)
+
+
+def _implausible_qrs(fid: Fiducials, idx: dict[str, int], ok: set[str]) -> tuple[str, float] | None:
+    """The clean lead with the largest median QRS, if that exceeds c.QRS_IMPLAUSIBLE_MV."""
+    sizes = {n: float(fid.qrs_ptp[idx[n]]) for n in ok}
+    if not sizes:
+        return None
+    lead = max(sizes, key=lambda n: sizes[n])
+    return (lead, round(sizes[lead], 1)) if sizes[lead] > c.QRS_IMPLAUSIBLE_MV else None
 
 
 def _low_voltage_flag(fid: Fiducials, idx: dict[str, int], ok: set[str]) -> Flag | None:

@@ -132,9 +132,15 @@ def limb_reversal_suspected(qrs_area: dict[str, float], p_amp: dict[str, float])
 
 
 def poor_quality_flag(
-    quality: dict[str, str], med: np.ndarray, fid: Fiducials, idx: dict[str, int]
+    quality: dict[str, str],
+    med: np.ndarray,
+    fid: Fiducials,
+    idx: dict[str, int],
+    *,
+    implausible_qrs: tuple[str, float] | None = None,
 ) -> Flag | None:
-    """POOR_QUALITY naming the leads that are not ok and a suspected LA/RA reversal."""
+    """POOR_QUALITY naming the leads that are not ok, a suspected LA/RA reversal and a QRS
+    too large for a human ECG (``implausible_qrs``: lead, mV; a wrong gain)."""
     bad = {n: q for n, q in quality.items() if q != "ok"}
     reversal = limb_reversal_suspected(
         {n: float(fid.qrs_area[i]) for n, i in idx.items()},
@@ -147,11 +153,14 @@ def poor_quality_flag(
             else 0.0
         },
     )
-    if not (bad or reversal):
+    if not (bad or reversal or implausible_qrs):
         return None
     ev: dict[str, Any] = {"leads": bad}
     if reversal:
         ev["suspected_limb_lead_reversal"] = "LA/RA"
+    if implausible_qrs:
+        ev["implausible_qrs_mv"] = {implausible_qrs[0]: implausible_qrs[1]}
+        ev["check"] = "recorder gain (mV calibration)"
     return Flag("POOR_QUALITY", Severity.INFO, ev)
 
 

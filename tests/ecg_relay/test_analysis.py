@@ -265,3 +265,21 @@ def test_tall_steep_qrs_is_not_noise_and_keeps_its_st_segment() -> None:
     assert set(r.lead_quality.values()) == {"ok"} and "POOR_QUALITY" not in r.codes
     stemi = _sharp_qrs_ecg((0.05, -0.05, 0.20, 0.35, 0.35, 0.25, 0.08, 0.0))
     assert "STEMI_ANTERIOR" in analyze(stemi, FS, LEADS, sex="M", age=60).codes
+
+
+def test_a_qrs_no_human_heart_makes_is_a_gain_error_not_a_stemi() -> None:
+    """A wrong gain (here eight times the true one) turns an ordinary ECG's ST segment into
+    'ST elevation': a QRS over 10 mV is reported as a gain problem and no millivolt
+    criterion is read on it (a PTB-XL record written at 200 units/mV read STEMI so)."""
+    e = simulate("normal", seed=2)
+    base = analyze(e.signals, e.fs, e.lead_names, sex="M", age=60)
+    assert not base.acute and "POOR_QUALITY" not in base.codes
+    r = analyze(e.signals * 8.0, e.fs, e.lead_names, sex="M", age=60)
+    assert not r.acute and "ST_DEPRESSION" not in r.codes, r.codes
+    pq = next(f for f in r.flags if f.code == "POOR_QUALITY")
+    assert max(pq.evidence["implausible_qrs_mv"].values()) > 10.0
+    assert any("gain" in note for note in r.measurements["not_evaluated"])
+    stemi = simulate("anterior_stemi", seed=2)
+    assert "STEMI_ANTERIOR" in analyze(stemi.signals, stemi.fs, stemi.lead_names).codes
+    scaled = analyze(stemi.signals * 8.0, stemi.fs, stemi.lead_names)
+    assert "STEMI_ANTERIOR" not in scaled.codes
