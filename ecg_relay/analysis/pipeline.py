@@ -33,8 +33,10 @@ from ecg_relay.analysis.leads import CHEST_LEADS, LIMB_LEADS, is_ecg_lead, norma
 from ecg_relay.analysis.pacing import Pacing, paced_beats, pacing_spikes, remove_spikes
 from ecg_relay.analysis.pacing import searchable as pacing_searchable
 from ecg_relay.analysis.quality import (
+    QRS_HF_SHARE_MAX,
     lead_quality,
     poor_quality_flag,
+    qrs_band_share,
     qrs_to_noise,
     requalified,
 )
@@ -170,6 +172,15 @@ def _analyze_leads(
     # the QRS must stand out of the noise, below): clearing some leads there would leave
     # fewer leads measured, and bursts of noise with nothing else could pass as beats.
     edges = measurable
+    if "noise" in labels and not all_noisy and r_peaks.size >= 2:
+        # Complexes whose energy lies above 40 Hz in every lead are bursts of noise that
+        # the detector took for beats (no QRS keeps most of its energy there): no rhythm,
+        # no VT, is read from them. (With noise on every lead, the QRS-to-noise test below
+        # decides.)
+        cols = np.flatnonzero(detectable)
+        if float(np.min(qrs_band_share(x[:, cols], FS, r_peaks))) >= QRS_HF_SHARE_MAX:
+            peaks = [round(p * fs / FS) for p in r_peaks]
+            return _unreadable("complexes_are_noise", quality, {"r_peaks": peaks})
     if "noise" in labels and not all_noisy:
         labels = requalified(labels, x, FS, mains_hz, r_peaks)
         quality = dict(zip(names, labels, strict=True))
@@ -346,8 +357,8 @@ def _assess(
     if implausible is not None:
         lead, size = implausible
         not_evaluated.append(
-            f"STEMI, ST depression: a {size:.1f} mV QRS in {lead} is beyond a human ECG; "
-            "check the recorder's gain (mV calibration)"
+            f"STEMI (territory and Sgarbossa criteria), ST depression: a {size:.1f} mV QRS "
+            f"in {lead} is beyond a human ECG; check the recorder's gain (mV calibration)"
         )
     elif afl:
         not_evaluated.append("STEMI: atrial flutter waves distort the ST segment")

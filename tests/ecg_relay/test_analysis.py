@@ -283,3 +283,28 @@ def test_a_qrs_no_human_heart_makes_is_a_gain_error_not_a_stemi() -> None:
     assert "STEMI_ANTERIOR" in analyze(stemi.signals, stemi.fs, stemi.lead_names).codes
     scaled = analyze(stemi.signals * 8.0, stemi.fs, stemi.lead_names)
     assert "STEMI_ANTERIOR" not in scaled.codes
+    assert any("gain" in note for note in scaled.measurements["not_evaluated"])
+
+
+def test_bursts_of_noise_with_no_ecg_are_not_cleared_as_beats() -> None:
+    """Bursts of muscle noise (20-200 Hz, 80 ms every 0.5 s) with no ECG, one lead weaker
+    so it reads clean: the detector takes the bursts for beats (1.4.0 read VT at 120/min) and
+    between them the leads are quiet, but the 'QRS' energy lies above 40 Hz in every lead:
+    no lead is cleared and no rhythm is read, the ECG is to be repeated."""
+    from scipy.signal import butter, sosfiltfilt
+
+    rng = np.random.default_rng(1)
+    n = 10 * FS
+    sos = butter(4, [20.0, 200.0], btype="band", fs=FS, output="sos")
+    w = sosfiltfilt(sos, rng.normal(0.0, 1.0, (n, 12)), axis=0)
+    w /= w.std()
+    gate = np.zeros(n)
+    for start in np.arange(0.3, 9.9, 0.5):
+        gate[int(start * FS) : int((start + 0.08) * FS)] = 1.0
+    gain = np.ones(12)
+    gain[0] = 0.15
+    x = 0.3 * w * gate[:, None] * gain + rng.normal(0.0, 0.003, (n, 12))
+    r = analyze(x, FS, LEADS)
+    assert r.codes == ("REPEAT_ECG",), r.codes
+    assert r.measurements["unreadable_reason"] == "complexes_are_noise"
+    assert list(r.lead_quality.values()).count("noise") >= 10
