@@ -162,6 +162,9 @@ def _analyze_leads(
     diag = filters.high_pass(measured, FS)
     band = filters.detection(x, FS)
     r_peaks = detect_qrs(band, FS, detectable)
+    dominant = type_beats(diag, r_peaks, FS, detectable)
+    amp = float(max(np.ptp(diag[:, j]) for j in np.flatnonzero(detectable)))
+    dom_share = float(dominant.mean()) if r_peaks.size else 0.0
     # Leads called noisy for their 40-150 Hz energy are judged again between the beats just
     # found: most such labels (95 of 117 on the development set) were the steep slopes of
     # tall QRS complexes themselves, and took those leads' ST and P waves out of the
@@ -172,11 +175,11 @@ def _analyze_leads(
     # the QRS must stand out of the noise, below): clearing some leads there would leave
     # fewer leads measured, and bursts of noise with nothing else could pass as beats.
     edges = measurable
-    if "noise" in labels and not all_noisy and r_peaks.size >= 2:
+    if "noise" in labels and not all_noisy and r_peaks.size >= 2 and amp >= c.ASYSTOLE_MAX_MV:
         # Complexes whose energy lies above 40 Hz in every lead are bursts of noise that
         # the detector took for beats (no QRS keeps most of its energy there): no rhythm,
         # no VT, is read from them. (With noise on every lead, the QRS-to-noise test below
-        # decides.)
+        # decides; below the asystole amplitude the asystole test does.)
         cols = np.flatnonzero(detectable)
         if float(np.min(qrs_band_share(x[:, cols], FS, r_peaks))) >= QRS_HF_SHARE_MAX:
             peaks = [round(p * fs / FS) for p in r_peaks]
@@ -185,9 +188,6 @@ def _analyze_leads(
         labels = requalified(labels, x, FS, mains_hz, r_peaks)
         quality = dict(zip(names, labels, strict=True))
         measurable = np.array([lab in MEASURABLE for lab in labels])
-    dominant = type_beats(diag, r_peaks, FS, detectable)
-    amp = float(max(np.ptp(diag[:, j]) for j in np.flatnonzero(detectable)))
-    dom_share = float(dominant.mean()) if r_peaks.size else 0.0
 
     # Lethal rhythms first: no organised QRS complexes. Below 0.3 mV in every lead
     # there is no QRS to detect, whatever the detector found in the noise.

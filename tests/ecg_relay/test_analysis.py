@@ -308,3 +308,18 @@ def test_bursts_of_noise_with_no_ecg_are_not_cleared_as_beats() -> None:
     assert r.codes == ("REPEAT_ECG",), r.codes
     assert r.measurements["unreadable_reason"] == "complexes_are_noise"
     assert list(r.lead_quality.values()).count("noise") >= 10
+
+
+def test_asystole_under_muscle_noise_on_most_leads_is_still_asystole() -> None:
+    """Muscle noise on all leads but one over asystole: the detector takes noise for beats,
+    yet below 0.3 mV there is no QRS; the noise-burst test must not turn it into a repeat."""
+    from scipy.signal import butter, sosfiltfilt
+
+    e = simulate("asystole", seed=1)
+    rng = np.random.default_rng(1)
+    sos = butter(4, [20.0, 200.0], btype="band", fs=e.fs, output="sos")
+    w = sosfiltfilt(sos, rng.normal(0.0, 1.0, e.signals.shape), axis=0)
+    w[:, 1] = 0.0
+    r = analyze(e.signals + 0.1 * w / w.std(), e.fs, e.lead_names)
+    flag = next(f for f in r.flags if f.code == "VF_ASYSTOLE")
+    assert flag.evidence["rhythm"] == "asystole"
