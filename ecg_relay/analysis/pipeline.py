@@ -36,7 +36,7 @@ from ecg_relay.analysis.quality import (
     QRS_HF_SHARE_MAX,
     lead_quality,
     poor_quality_flag,
-    qrs_band_share,
+    qrs_noise_readings,
     qrs_to_noise,
     requalified,
 )
@@ -175,17 +175,16 @@ def _analyze_leads(
     # the QRS must stand out of the noise, below): clearing some leads there would leave
     # fewer leads measured, and bursts of noise with nothing else could pass as beats.
     edges = measurable
-    if "noise" in labels and not all_noisy and r_peaks.size >= 2 and amp >= c.ASYSTOLE_MAX_MV:
+    if "noise" in labels and not all_noisy and r_peaks.size >= 2:
+        readings = qrs_noise_readings(x, FS, r_peaks, mains_hz)
         # Complexes whose energy lies above 40 Hz in every lead are bursts of noise that
         # the detector took for beats (no QRS keeps most of its energy there): no rhythm,
         # no VT, is read from them. (With noise on every lead, the QRS-to-noise test below
         # decides; below the asystole amplitude the asystole test does.)
-        cols = np.flatnonzero(detectable)
-        if float(np.min(qrs_band_share(x[:, cols], FS, r_peaks))) >= QRS_HF_SHARE_MAX:
+        if amp >= c.ASYSTOLE_MAX_MV and float(np.min(readings[1][detectable])) >= QRS_HF_SHARE_MAX:
             peaks = [round(p * fs / FS) for p in r_peaks]
             return _unreadable("complexes_are_noise", quality, {"r_peaks": peaks})
-    if "noise" in labels and not all_noisy:
-        labels = requalified(labels, x, FS, mains_hz, r_peaks)
+        labels = requalified(labels, x, FS, mains_hz, readings)
         quality = dict(zip(names, labels, strict=True))
         measurable = np.array([lab in MEASURABLE for lab in labels])
 

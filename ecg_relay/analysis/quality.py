@@ -91,58 +91,57 @@ def lead_quality(raw: np.ndarray, fs: int, mains_hz: float) -> list[str]:
     return labels
 
 
-def noise_between_qrs(raw: np.ndarray, fs: int, r_peaks: np.ndarray, mains_hz: float) -> np.ndarray:
-    """Per lead of ``raw`` (n, leads) mV, the 40-150 Hz RMS (mV) outside the QRS complexes,
-    the mains line and its first harmonic notched out as in lead_quality."""
-    sos = butter(4, [40.0, min(150.0, fs / 2 - 1)], btype="band", fs=fs, output="sos")
-    hf = sosfiltfilt(sos, raw, axis=0)
+def qrs_noise_readings(
+    raw: np.ndarray, fs: int, r_peaks: np.ndarray, mains_hz: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per lead of ``raw`` (n, leads) mV, with the QRS windows at ``r_peaks`` (QRS_HALF_S
+    either side of each R): the 40-150 Hz RMS outside them (mV; the mains line and its
+    first harmonic notched out as in lead_quality), and inside them that band's RMS over
+    the 5-40 Hz RMS (a QRS keeps most of its energy below 40 Hz, a burst of muscle noise
+    not)."""
+    hf = sosfiltfilt(
+        butter(4, [40.0, min(150.0, fs / 2 - 1)], btype="band", fs=fs, output="sos"), raw, axis=0
+    )
     for line in (mains_hz, 2 * mains_hz):
         if line < fs / 2 - 1:
             b, a = iirnotch(line, 30.0, fs)
             hf = filtfilt(b, a, hf, axis=0)
-    keep = np.ones(raw.shape[0], dtype=bool)
-    half = int(QRS_HALF_S * fs)
-    for r in r_peaks:
-        keep[max(0, int(r) - half) : int(r) + half] = False
-    if keep.sum() < fs // 2:  # too fast to see between the beats: keep the first reading
-        keep[:] = True
-    return np.asarray(np.sqrt(np.mean(hf[keep] ** 2, axis=0)))
-
-
-def qrs_band_share(raw: np.ndarray, fs: int, r_peaks: np.ndarray) -> np.ndarray:
-    """Per lead, the 40-150 Hz RMS over the 5-40 Hz RMS within the QRS windows at
-    ``r_peaks``: a QRS keeps most of its energy below 40 Hz, a burst of muscle noise not."""
     lo = sosfiltfilt(butter(4, [5.0, 40.0], btype="band", fs=fs, output="sos"), raw, axis=0)
-    hi = sosfiltfilt(
-        butter(4, [40.0, min(150.0, fs / 2 - 1)], btype="band", fs=fs, output="sos"), raw, axis=0
-    )
     inside = np.zeros(raw.shape[0], dtype=bool)
     half = int(QRS_HALF_S * fs)
     for r in r_peaks:
         inside[max(0, int(r) - half) : int(r) + half] = True
+    # Too fast to see between the beats: the whole record, as the first reading.
+    between = ~inside if (~inside).sum() >= fs // 2 else np.ones_like(inside)
+    quiet = np.sqrt(np.mean(hf[between] ** 2, axis=0))
     if not inside.any():
-        return np.full(raw.shape[1], np.inf)
-    num = np.sqrt(np.mean(hi[inside] ** 2, axis=0))
-    den = np.sqrt(np.mean(lo[inside] ** 2, axis=0)) + 1e-12
-    return np.asarray(num / den)
+        return quiet, np.full(raw.shape[1], np.inf)
+    share = np.sqrt(np.mean(hf[inside] ** 2, axis=0)) / (
+        np.sqrt(np.mean(lo[inside] ** 2, axis=0)) + 1e-12
+    )
+    return np.asarray(quiet), np.asarray(share)
 
 
 def requalified(
-    labels: list[str], raw: np.ndarray, fs: int, mains_hz: float, r_peaks: np.ndarray
+    labels: list[str],
+    raw: np.ndarray,
+    fs: int,
+    mains_hz: float,
+    readings: tuple[np.ndarray, np.ndarray],
 ) -> list[str]:
-    """``labels`` with each 'noise' lead judged again between the QRS complexes at
-    ``r_peaks``: 'ok' (or 'mains') where the noise was the QRS itself."""
+    """``labels`` with each 'noise' lead judged again from its ``readings`` between and
+    within the QRS complexes (qrs_noise_readings over every lead of ``raw``): 'ok' (or
+    'mains') where the noise was the QRS itself."""
     noisy = [j for j, label in enumerate(labels) if label == "noise"]
-    if not noisy or r_peaks.size < 2:
+    if not noisy:
         return labels
-    quiet = noise_between_qrs(raw[:, noisy], fs, r_peaks, mains_hz)
-    share = qrs_band_share(raw[:, noisy], fs, r_peaks)
+    quiet, share = readings
     freqs, psd = welch(raw[:, noisy], fs, min(raw.shape[0], 2 * fs))
     line = (freqs >= mains_hz - 1) & (freqs < mains_hz + 1)
     mains = np.sqrt(np.sum(psd[line], axis=0) * float(freqs[1] - freqs[0]))
     out = list(labels)
     for k, j in enumerate(noisy):
-        if quiet[k] <= QUIET_FRACTION * NOISE_RMS_MV and share[k] < QRS_HF_SHARE_MAX:
+        if quiet[j] <= QUIET_FRACTION * NOISE_RMS_MV and share[j] < QRS_HF_SHARE_MAX:
             out[j] = "mains" if mains[k] > MAINS_RMS_MV else "ok"
     return out
 
