@@ -102,10 +102,18 @@ def measurement_band(signals: np.ndarray, fs: int, mains_hz: float) -> np.ndarra
     No offset is removed first: sosfiltfilt starts from the steady state of the first
     sample (odd extension), so a DC offset makes no edge transient.
     """
-    x = signals
-    if mains_hz < fs / 2:
-        x = _filtfilt(_sos_notch(mains_hz, fs), x)
+    x = notch(signals, fs, mains_hz) if mains_hz < fs / 2 else signals
     return _filtfilt(_sos_band(None, LOWPASS_DIAG_HZ, fs, 4), x)
+
+
+def band_pass(signals: np.ndarray, fs: int, low: float, high: float) -> np.ndarray:
+    """Zero-phase 4th-order Butterworth band-pass between ``low`` and ``high`` Hz (n, leads)."""
+    return _filtfilt(_sos_band(low, high, fs, 4), signals)
+
+
+def notch(signals: np.ndarray, fs: int, hz: float) -> np.ndarray:
+    """Zero-phase notch (Q 30) at ``hz`` (n, leads), as the measurement band's mains notch."""
+    return _filtfilt(_sos_notch(hz, fs), signals)
 
 
 def high_pass(signals: np.ndarray, fs: int) -> np.ndarray:

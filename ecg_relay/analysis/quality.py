@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.signal import butter, filtfilt, iirnotch, sosfiltfilt
 
+from ecg_relay.analysis import filters
 from ecg_relay.analysis.beats import MEDIAN_PRE_S
 from ecg_relay.analysis.delineation import Fiducials
 from ecg_relay.analysis.result import Flag, Severity
@@ -99,14 +99,11 @@ def qrs_noise_readings(
     first harmonic notched out as in lead_quality), and inside them that band's RMS over
     the 5-40 Hz RMS (a QRS keeps most of its energy below 40 Hz, a burst of muscle noise
     not)."""
-    hf = sosfiltfilt(
-        butter(4, [40.0, min(150.0, fs / 2 - 1)], btype="band", fs=fs, output="sos"), raw, axis=0
-    )
+    hf = filters.band_pass(raw, fs, 40.0, min(150.0, fs / 2 - 1))
     for line in (mains_hz, 2 * mains_hz):
         if line < fs / 2 - 1:
-            b, a = iirnotch(line, 30.0, fs)
-            hf = filtfilt(b, a, hf, axis=0)
-    lo = sosfiltfilt(butter(4, [5.0, 40.0], btype="band", fs=fs, output="sos"), raw, axis=0)
+            hf = filters.notch(hf, fs, line)
+    lo = filters.band_pass(raw, fs, 5.0, 40.0)
     inside = np.zeros(raw.shape[0], dtype=bool)
     half = int(QRS_HALF_S * fs)
     for r in r_peaks:
