@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ecg_relay.analysis import filters
 from ecg_relay.analysis.beats import median_of_stack
 
 ONSET_SEARCH_S = 0.15
@@ -18,6 +19,14 @@ ONSET_VELOCITY_FRACTION = 0.06
 STEEP_FRACTION = 0.25
 OFFSET_AFTER_STEEP_S = 0.04
 QUIET_ONSET_S = 0.010
+# An edge must also stand above the noise: twice the mean velocity, over the quietest 40 ms of
+# the median beat, of its part above 15 Hz (muscle tremor; the P and T waves' slopes lie
+# below, and at fast rates no stretch of the beat is free of them). Tremor that survives the
+# median kept the velocity above 6% of its peak all through a low-voltage PR segment, and the
+# QRS onset walked back to the search limit (a 200 ms "QRS" read as VT).
+NOISE_FLOOR_FACTOR = 2.0
+NOISE_FLOOR_WINDOW_S = 0.040
+NOISE_FLOOR_HZ = 15.0
 QUIET_OFFSET_S = 0.016
 BASELINE_WINDOW_S = (0.035, 0.010)  # PR segment: 35 to 10 ms before QRS onset
 BASELINE_DRIFT_MV = 0.05
@@ -28,6 +37,10 @@ T_SEARCH_MAX_S = 0.60  # T end at most 600 ms after R
 T_SEARCH_RR_FRACTION = 0.85
 T_BEFORE_NEXT_P_S = 0.02  # stop the T search 20 ms before the next P onset
 T_MIN_WINDOW_S = 0.08  # shorter than this: no T wave to measure
+# The tangent is drawn on the beats below 20 Hz, where the T wave lies: muscle tremor left in
+# the median beat made the steepest "descent" a noise spike and the T end 100 ms late.
+T_SMOOTH_HZ = 20.0
+T_LIMB_END_FRACTION = 0.1  # the descending limb ends where the T is back to 10% of its peak
 T_MIN_MV = 0.10  # a T wave this tall has a usable down-slope for the tangent
 # The standard takes the latest T end over the leads (Rautaharju 2009); the upper quartile of
 # the per-lead ends keeps that intent without letting one noisy lead set the QT.
@@ -72,8 +85,16 @@ def _quiet_run(mask: np.ndarray, start: int, step: int, need: int) -> int:
     return int(np.clip(i - step, 0, mask.size - 1))
 
 
-def spatial_velocity(good: np.ndarray, a: int, b: int) -> np.ndarray:
-    """Spatial velocity of the median beats with every lead weighted by its own QRS slope.
+def _quietest_mean(x: np.ndarray, width: int) -> float:
+    """The lowest mean of ``x`` over any ``width`` consecutive samples."""
+    if x.size <= width:
+        return float(x.mean()) if x.size else 0.0
+    c = np.concatenate(([0.0], np.cumsum(x)))
+    return float((c[width:] - c[:-width]).min() / width)
+
+
+def _lead_weights(good: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Each lead's weight in the spatial velocity: the inverse of its own QRS slope.
 
     Leads with large R waves (V2-V4) would otherwise dominate the sum, and the terminal S
     wave of a small limb lead (the true end of the QRS there) would fall below the edge
@@ -82,20 +103,24 @@ def spatial_velocity(good: np.ndarray, a: int, b: int) -> np.ndarray:
     QRS end is the latest end over all leads; Willems JL et al., J Am Coll Cardiol
     1985;5:1261).
 
-    Parameters
-    ----------
-    good : (window, leads) median beats, mV.
-    a, b : the QRS search window, samples.
-
-    Returns
-    -------
-    (window,) array, mV/sample of the strongest lead's scale.
+    ``good`` holds the (window, leads) median beats in mV and ``a``, ``b`` the QRS search
+    window; the velocity comes out in mV/sample of the strongest lead's scale.
     """
     d = np.gradient(good, axis=0)
     slope = np.abs(d[a:b]).max(axis=0) if b > a else np.abs(d).max(axis=0)
     floor = LEAD_WEIGHT_FLOOR * float(slope.max()) + 1e-12
-    weight = float(slope.max()) / np.maximum(slope, floor)
-    return np.sqrt(np.sum((d * weight[None, :]) ** 2, axis=1))
+    return float(slope.max()) / np.maximum(slope, floor)
+
+
+def _weighted_velocity(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.sum((np.gradient(x, axis=0) * weight[None, :]) ** 2, axis=1))
+
+
+def _velocity_noise_floor(good: np.ndarray, weight: np.ndarray, fs: int) -> float:
+    """NOISE_FLOOR_FACTOR times the quietest mean velocity of the beats' part above 15 Hz."""
+    # A high-pass is enough: the median beats are already below the 40 Hz measurement band.
+    vel = _weighted_velocity(filters.band_pass(good, fs, NOISE_FLOOR_HZ, None), weight)
+    return NOISE_FLOOR_FACTOR * _quietest_mean(vel, max(1, int(NOISE_FLOOR_WINDOW_S * fs)))
 
 
 def _st_at_jt(
@@ -145,12 +170,21 @@ def _t_window(
 
 
 def _tangent_end(x: np.ndarray, peak: int, stop: int) -> int | None:
-    """T end by the tangent method: the steepest descent from the peak crosses the baseline."""
-    slope = np.gradient(x[peak:stop]) if stop - peak >= 3 else np.zeros(0)
-    if slope.size <= 2:
+    """T end by the tangent method: the steepest point of the T wave's descending limb (from
+    its peak until it has come back to T_LIMB_END_FRACTION of the peak), extended to the
+    baseline.
+
+    A steeper slope after the limb belongs to something else (a U wave, a flutter wave, the
+    next P wave, a spike of noise) and does not set the T end.
+    """
+    seg = x[peak:stop]
+    if seg.size < 3:
         return None
+    slope = np.gradient(seg)
     sign = -np.sign(x[peak])
-    steepest = int(np.argmax(slope * sign))
+    back = np.flatnonzero(-sign * seg <= T_LIMB_END_FRACTION * abs(x[peak]))
+    limb_end = int(back[0]) + 1 if back.size else seg.size
+    steepest = int(np.argmax(slope[:limb_end] * sign))
     s = slope[steepest]
     if s * sign <= 1e-6:
         return None
@@ -185,10 +219,12 @@ def _t_end(
     leads = np.flatnonzero(size >= max(T_MIN_MV, 0.5 * largest))
     if leads.size == 0:
         leads = np.array([int(np.argmax(size))])
+    smooth = filters.band_pass(rel[:, leads], fs, None, T_SMOOTH_HZ)
+    peaks = t_start + np.argmax(np.abs(smooth[t_start:t_stop]), axis=0)
     ends = [
         e
-        for lead in leads
-        if (e := _tangent_end(rel[:, lead], t_start + int(t_idx[lead]), t_stop)) is not None
+        for k in range(leads.size)
+        if (e := _tangent_end(smooth[:, k], int(peaks[k]), t_stop)) is not None
     ]
     if not ends:
         return None, t_amp, t_max, t_min
@@ -230,10 +266,14 @@ def delineate(
         max(1, r - int(ONSET_SEARCH_S * fs)),
         min(med.shape[0] - 1, r + int(OFFSET_SEARCH_S * fs)),
     )
-    vel = spatial_velocity(good, a, b)
+    weight = _lead_weights(good, a, b)
+    vel = _weighted_velocity(good, weight)
     peak = float(vel[a:b].max()) if b > a else float(vel.max())
-    active = vel > VELOCITY_FRACTION * peak
-    starting = vel > ONSET_VELOCITY_FRACTION * peak
+    # Capped at the steep fraction: a floor above the dip at the R apex (or in the notch of an
+    # M-shaped QRS, ~35% of the peak) would stop the onset search at R itself.
+    floor = min(_velocity_noise_floor(good, weight, fs), STEEP_FRACTION * peak)
+    active = vel > max(VELOCITY_FRACTION * peak, floor)
+    starting = vel > max(ONSET_VELOCITY_FRACTION * peak, floor)
     onset = _quiet_run(starting, r, -1, max(1, int(QUIET_ONSET_S * fs)))
     onset = max(onset, a)
     # The end of the steep part of the QRS bounds the search, so a sloping ST segment or

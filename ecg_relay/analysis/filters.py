@@ -106,8 +106,9 @@ def measurement_band(signals: np.ndarray, fs: int, mains_hz: float) -> np.ndarra
     return _filtfilt(_sos_band(None, LOWPASS_DIAG_HZ, fs, 4), x)
 
 
-def band_pass(signals: np.ndarray, fs: int, low: float, high: float) -> np.ndarray:
-    """Zero-phase 4th-order Butterworth band-pass between ``low`` and ``high`` Hz (n, leads)."""
+def band_pass(signals: np.ndarray, fs: int, low: float | None, high: float | None) -> np.ndarray:
+    """Zero-phase 4th-order Butterworth band-pass between ``low`` and ``high`` Hz (n, leads);
+    without ``low`` a low-pass, without ``high`` a high-pass."""
     return _filtfilt(_sos_band(low, high, fs, 4), signals)
 
 

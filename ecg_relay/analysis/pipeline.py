@@ -398,7 +398,13 @@ def _assess(
     af_note = af_not_evaluated(f)
     if af_note is not None:
         not_evaluated.append(af_note)
-    flags += [afl_flag(f, afl), af, tachy_severe_flag(f), qtc_flag(iv, hr, sex, regular=f.regular)]
+    flags += [afl_flag(f, afl), af, tachy_severe_flag(f)]
+    if afl:
+        # As the ST segment, the T wave's end lies under the F waves (locked 2:1 they are
+        # taken for it): no QT is read against the QTc limits.
+        not_evaluated.append("QTc: atrial flutter waves distort the end of the T wave")
+    else:
+        flags.append(qtc_flag(iv, hr, sex, regular=f.regular))
     # A paced rhythm is no sinus rhythm for the rate and PR statements (the PR of a
     # P-synchronous pacemaker is its programmed AV delay).
     flags += sinus_flags(f, iv, other_rhythm=bool(af or afl or avb3 or vt or paced))

@@ -143,6 +143,64 @@ def test_noisy_leads_over_a_real_ecg_are_still_analysed() -> None:
     assert not r.acute, r.codes
 
 
+def _muscle_noise(shape: tuple[int, int], fs: int, rms_mv: float, seed: int) -> np.ndarray:
+    """Muscle tremor: 20-150 Hz noise of ``rms_mv`` in every lead."""
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(4, [20.0, 150.0], btype="band", fs=fs, output="sos")
+    w = sosfiltfilt(sos, np.random.default_rng(seed).normal(0.0, 1.0, shape), axis=0)
+    return rms_mv * w / w.std(axis=0)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_muscle_tremor_over_a_low_voltage_ecg_does_not_widen_the_qrs(seed: int) -> None:
+    """A low-voltage sinus rhythm (QRS about 0.4 mV) under 0.04 mV of tremor on every lead:
+    what survives the median kept the spatial velocity above its edge fraction through the
+    PR segment, the QRS onset walked back to the search limit and 1.5.0 read a 200 ms QRS,
+    VT (a real Georgia record did the same). The edges must stand above the noise."""
+    e = simulate("normal", seed=seed)
+    x = 0.4 * e.signals + _muscle_noise(e.signals.shape, e.fs, 0.04, seed)
+    r = analyze(x, e.fs, e.lead_names)
+    assert r.readable and "VT" not in r.codes, r.codes
+    assert abs(r.measurements["qrs_ms"] - e.truth.qrs_ms) <= 20, r.measurements["qrs_ms"]
+
+
+@pytest.mark.parametrize("seed", [1, 3, 4, 6])
+def test_heavy_tremor_does_not_move_the_t_end(seed: int) -> None:
+    """The tangent method on a median beat that still carries tremor: the steepest
+    "descent" was a noise spike after the T wave (1.5.0: QT 426-536 ms against 347-397,
+    QTc over 500 ms, QTC_LONG). The QT must read as it does on the quiet record."""
+    quiet = simulate("normal", seed=seed)
+    noisy = simulate("noisy", seed=seed, noise=3.0)
+    assert noisy.truth.qt_ms == quiet.truth.qt_ms
+    q = analyze(quiet.signals, quiet.fs, quiet.lead_names).measurements["qt_ms"]
+    r = analyze(noisy.signals, noisy.fs, noisy.lead_names)
+    assert abs(r.measurements["qt_ms"] - q) <= 20, (r.measurements["qt_ms"], q)
+    assert not {"QTC_LONG", "QTC_PROLONGED"} & set(r.codes), r.codes
+
+
+@pytest.mark.parametrize("seed", range(1, 7))
+def test_t_end_is_read_on_the_t_wave_not_on_a_later_flutter_wave(seed: int) -> None:
+    """Fixed 2:1 flutter: an F wave follows each T wave. The tangent is drawn at the steepest
+    point of the T wave's own descending limb; a steeper F-wave limb after it must not set
+    the T end (with the beats smoothed for the tangent, the steepest slope anywhere in the
+    window read seed 3's QT as 434 ms against 275, QTc 647 ms)."""
+    e = simulate("flutter_2to1", seed=seed)
+    r = analyze(e.signals, e.fs, e.lead_names)
+    assert e.truth.qt_ms is not None
+    assert abs(r.measurements["qt_ms"] - e.truth.qt_ms) <= 30, r.measurements["qt_ms"]
+
+
+def test_no_qtc_is_read_under_flutter_waves() -> None:
+    """F waves run through the T wave's end as through the ST segment: in flutter the QTc
+    limits are not applied, and the result says why."""
+    e = simulate("flutter", seed=1)
+    r = analyze(e.signals, e.fs, e.lead_names)
+    assert "AFL" in r.codes
+    assert not {"QTC_LONG", "QTC_PROLONGED"} & set(r.codes)
+    assert any(note.startswith("QTc: atrial flutter") for note in r.measurements["not_evaluated"])
+
+
 def test_shape_mismatch_is_a_clear_error() -> None:
     """Signals whose columns do not match the lead names are a programming error."""
     with pytest.raises(ValueError, match="lead names"):
