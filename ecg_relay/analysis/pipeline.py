@@ -352,7 +352,9 @@ def _assess(
     # A QRS beyond any human ECG's size means a wrong gain (a recorder or a format that
     # takes 200 units for 1 mV where it wrote 1000): every millivolt criterion would be
     # read on a wrong scale, so the ST criteria are not applied and POOR_QUALITY says why.
-    implausible = _implausible_qrs(fid, idx, ok)
+    # Noise does not make a QRS ten times too large: every lead with a signal is looked at.
+    live = {n for n, i in idx.items() if quality[n] in DETECTABLE}
+    implausible = _implausible_qrs(fid, idx, live)
     if implausible is not None:
         lead, size = implausible
         not_evaluated.append(
@@ -418,9 +420,11 @@ def _assess(
     return AnalysisResult(ALGORITHM_VERSION, True, rounded(hr), measurements, quality, reported)
 
 
-def _implausible_qrs(fid: Fiducials, idx: dict[str, int], ok: set[str]) -> tuple[str, float] | None:
-    """The clean lead with the largest median QRS, if that exceeds c.QRS_IMPLAUSIBLE_MV."""
-    sizes = {n: float(fid.qrs_ptp[idx[n]]) for n in ok}
+def _implausible_qrs(
+    fid: Fiducials, idx: dict[str, int], leads: set[str]
+) -> tuple[str, float] | None:
+    """The lead of ``leads`` with the largest median QRS, if that exceeds c.QRS_IMPLAUSIBLE_MV."""
+    sizes = {n: float(fid.qrs_ptp[idx[n]]) for n in leads}
     if not sizes:
         return None
     lead = max(sizes, key=lambda n: sizes[n])

@@ -344,6 +344,26 @@ def test_a_qrs_no_human_heart_makes_is_a_gain_error_not_a_stemi() -> None:
     assert any("gain" in note for note in scaled.measurements["not_evaluated"])
 
 
+def test_a_gain_error_is_seen_in_a_noisy_lead_too() -> None:
+    """Only the leads with the tallest QRS exceed 10 mV; with tremor on exactly those leads
+    (labelled noise, left out of the ST criteria) the gain error must still be seen, or the
+    other leads' millivolts are read on the wrong scale (PTB-XL HR20715 with mains added
+    read STEMI_ANTERIOR)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    e = simulate("anterior_stemi", seed=2)
+    # Smoothed first, so that eight times steeper QRS slopes do not read as tremor themselves.
+    x = sosfiltfilt(butter(2, 20.0, fs=e.fs, output="sos"), e.signals, axis=0) * 8.0
+    tall = [i for i in range(12) if np.ptp(x[:, i]) > 10.0]
+    assert 0 < len(tall) < 12
+    x[:, tall] += _muscle_noise((x.shape[0], len(tall)), e.fs, 0.1, 1)
+    r = analyze(x, e.fs, e.lead_names)
+    assert {r.lead_quality[e.lead_names[i]] for i in tall} == {"noise"}
+    assert "ok" in r.lead_quality.values()
+    assert not r.acute, r.codes
+    assert any("gain" in note for note in r.measurements["not_evaluated"])
+
+
 def test_bursts_of_noise_with_no_ecg_are_not_cleared_as_beats() -> None:
     """Bursts of muscle noise (20-200 Hz, 80 ms every 0.5 s) with no ECG, one lead weaker
     so it reads clean: the detector takes the bursts for beats (1.4.0 read VT at 120/min) and
