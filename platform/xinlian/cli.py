@@ -341,6 +341,37 @@ def eval_triage(
         )
 
 
+@eval_app.command("af-windows")
+def eval_af_windows(
+    data: Annotated[Path, typer.Option(help="Folder with records.csv (e.g. ../shared/ecg-data).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """AF calls per 10 s window against the records' rhythm annotations."""
+    from ecg_relay.rhythm_eval import evaluate_af_windows
+
+    out = _run_eval("af-windows", data, evaluate_af_windows)
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False, indent=1))
+        return
+
+    def fmt(v: float | None, ci: tuple[float | None, float | None]) -> str:
+        return "—" if v is None else f"{v:.3f} ({ci[0]:.3f}–{ci[1]:.3f})"
+
+    console.print(
+        f"{len(out['records'])} records; AF windows: {out['tp']} called, {out['fn']} missed; "
+        f"other windows: {out['fp']} called, {out['tn']} not; {out['mixed_windows']} mixed "
+        "windows not scored"
+    )
+    console.print(f"Se {fmt(out['sensitivity'], out['sensitivity_ci95'])}")
+    console.print(f"Sp {fmt(out['specificity'], out['specificity_ci95'])}")
+    for f in out["failed"]:
+        console.print(f"[red]failed[/red] {f['record']}: {f['reason']}")
+    for e in out["errors"]:
+        console.print(
+            f"{e['error']:11} {e['record']} at {e['start_s']} s  flags={','.join(e['flags'])}"
+        )
+
+
 @eval_app.command("rpeaks")
 def eval_rpeaks(
     data: Annotated[Path, typer.Option(help="Folder with records.csv (e.g. ../shared/ecg-data).")],
