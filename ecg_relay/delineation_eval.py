@@ -21,7 +21,6 @@ millivolts are relative to that scale.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 import wfdb
 
 from ecg_relay.analysis import analyze
+from ecg_relay.evaluation import read_records_csv
 
 ADDED_ST_MV = (0.0, 0.10, 0.15, 0.20)
 # Only the flags that open a green channel count (STE_PROBABLE_LVH, the LVH mimic, does not).
@@ -234,8 +234,7 @@ def evaluate_delineation(
 ) -> DelineationReport:
     """QRS, QT and PR of ``analyze()`` against every LUDB record listed in records.csv."""
     report = DelineationReport()
-    with open(data_dir / "records.csv", newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["folder"] == "ludb"]
+    rows = [r for r in read_records_csv(data_dir) if r["folder"] == "ludb"]
     for row in rows:
         ident = f"{row['folder']}/{row['record']}"
         if progress:

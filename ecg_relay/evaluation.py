@@ -139,6 +139,12 @@ def read_wfdb_record(path: Path) -> tuple[np.ndarray, float, list[str], dict[str
     return sig, float(rec.fs), [str(n) for n in rec.sig_name], {"sex": sex, "age": age}
 
 
+def read_records_csv(data_dir: Path) -> list[dict[str, str]]:
+    """The rows of DIR/records.csv (columns folder, record, triage, ...)."""
+    with open(data_dir / "records.csv", newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
 def record_present(directory: Path, record: str) -> bool:
     """Whether any file of ``record`` (record.hea, record.dat, record.mat ...) exists."""
     return any(directory.glob(f"{glob_escape(record)}.*"))
@@ -234,8 +240,7 @@ def evaluate_triage(
 ) -> TriageReport:
     """Run the analysis on every labelled record of DIR/records.csv and count agreements."""
     report = TriageReport()
-    with open(data_dir / "records.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_records_csv(data_dir)
     for row in rows:
         folder, record = row["folder"], row["record"]
         truth = {c for c in row.get("triage", "").split(";") if c}
@@ -566,8 +571,7 @@ def evaluate_rpeaks(
     from wfdb.processing import xqrs_detect
 
     report = RpeakReport()
-    with open(data_dir / "records.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_records_csv(data_dir)
     for row in rows:
         ident = f"{row['folder']}/{row['record']}"
         if progress:

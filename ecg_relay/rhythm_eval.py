@@ -16,7 +16,6 @@ there is one AF record however many windows show AF, and its sinus windows are n
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,14 @@ import numpy as np
 import wfdb
 
 from ecg_relay.analysis import analyze
-from ecg_relay.evaluation import CODE_FLAGS, CODE_TRUTH, RHYTHM, WINDOW_S, read_wfdb_record
+from ecg_relay.evaluation import (
+    CODE_FLAGS,
+    CODE_TRUTH,
+    RHYTHM,
+    WINDOW_S,
+    read_records_csv,
+    read_wfdb_record,
+)
 from ecg_relay.stats import wilson
 
 AF_RHYTHMS = frozenset({"(AFIB", "(AFL"})
@@ -130,8 +136,7 @@ def evaluate_af_windows(
 ) -> AfWindowReport:
     """AF calls on every whole 10 s window of the rhythm-annotated records in records.csv."""
     report = AfWindowReport()
-    with open(data_dir / "records.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_records_csv(data_dir)
     af_flags = CODE_FLAGS["AF"]
     for row in rows:
         ident = f"{row['folder']}/{row['record']}"
