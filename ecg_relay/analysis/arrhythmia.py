@@ -419,13 +419,11 @@ def sinus_flags(f: RhythmFeatures, iv: Intervals, *, other_rhythm: bool) -> list
     # it irregular but not less sinus, so regularity is not part of the call.
     sinus = f.p_present and not other_rhythm
     # A regular narrow-complex rhythm whose P merges into the T wave at fast rates is
-    # still called sinus tachycardia (info only; never a green channel); regular by both RR
-    # measures, as an AF window at 148/min whose successive intervals changed little (median
-    # |ΔRR| under the AF limit, RMSSD twice it) was called so. At slow rates the
+    # still called sinus tachycardia (info only; never a green channel). At slow rates the
     # P wave has the whole diastole to itself: a slow rhythm without one is an escape
     # rhythm (junctional or ventricular), not sinus bradycardia.
-    regular = f.drr < c.AF_DRR_MEDIAN and f.irregular_dominant < c.AF_IRREGULARITY
-    rate_sinus = sinus or (regular and not iv.wide and not other_rhythm)
+    underlying_regular = f.drr < c.AF_DRR_MEDIAN
+    rate_sinus = sinus or (underlying_regular and not iv.wide and not other_rhythm)
     rate_ev = {
         "heart_rate_bpm": rounded(f.hr),
         "p_wave_coherence": rounded(f.coherence, 2),

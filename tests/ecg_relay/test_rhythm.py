@@ -13,8 +13,6 @@ import pytest
 from devices.simulator import SimulatedEcg, simulate
 from ecg_relay.analysis import AnalysisResult, analyze
 from ecg_relay.analysis import criteria as c
-from ecg_relay.analysis.arrhythmia import RhythmFeatures, sinus_flags
-from ecg_relay.analysis.intervals import Intervals
 from ecg_relay.analysis.rhythm import (
     all_narrow,
     flutter_from_leads,
@@ -337,36 +335,3 @@ def test_complete_heart_block_through_noise() -> None:
     assert sum("AVB3" in r.codes for r in results) >= 10
     assert not any("SINUS_BRADY" in r.codes for r in results)
     assert all("BRADY_SEVERE" in r.codes for r in results)  # critical either way
-
-
-def _features(*, hr: float, irregular: float, drr: float, p_present: bool) -> RhythmFeatures:
-    return RhythmFeatures(
-        hr=hr,
-        rr_med=60.0 / hr,
-        longest_rr=60.0 / hr,
-        beats=int(hr / 6),
-        dominant_share=1.0,
-        irregular=irregular,
-        irregular_dominant=irregular,
-        drr=drr,
-        coherence=0.1 if not p_present else 0.9,
-        p_present=p_present,
-        flutter_rate=None,
-        flutter_score=0.0,
-        atrial=None,
-    )
-
-
-def test_sinus_tachycardia_without_p_waves_needs_a_regular_rhythm() -> None:
-    """A narrow rhythm at 148/min with no P wave seen: regular, it is sinus tachycardia
-    with P hidden in the T wave; irregular overall (RMSSD 0.19 of the RR, a CPSC 2021 AF
-    window whose successive intervals changed little), it is not called sinus at all."""
-    iv = Intervals(
-        p_ms=None, pr_ms=None, qrs_ms=90.0, qt_ms=300.0, qtc_bazett_ms=None, qtc_fridericia_ms=None
-    )
-    regular = _features(hr=148.0, irregular=0.03, drr=0.02, p_present=False)
-    assert [f.code for f in sinus_flags(regular, iv, other_rhythm=False)] == ["SINUS_TACHY"]
-    irregular = _features(hr=148.0, irregular=0.19, drr=0.046, p_present=False)
-    assert sinus_flags(irregular, iv, other_rhythm=False) == []
-    with_p = _features(hr=148.0, irregular=0.19, drr=0.046, p_present=True)
-    assert [f.code for f in sinus_flags(with_p, iv, other_rhythm=False)] == ["SINUS_TACHY"]
