@@ -352,9 +352,7 @@ def _assess(
     # A QRS beyond any human ECG's size means a wrong gain (a recorder or a format that
     # takes 200 units for 1 mV where it wrote 1000): every millivolt criterion would be
     # read on a wrong scale, so the ST criteria are not applied and POOR_QUALITY says why.
-    # Noise does not make a QRS ten times too large: every lead with a signal is looked at.
-    live = {n for n, i in idx.items() if quality[n] in DETECTABLE}
-    implausible = _implausible_qrs(fid, idx, live)
+    implausible = _implausible_qrs(fid, idx, ok, quality)
     if implausible is not None:
         lead, size = implausible
         not_evaluated.append(
@@ -421,14 +419,23 @@ def _assess(
 
 
 def _implausible_qrs(
-    fid: Fiducials, idx: dict[str, int], leads: set[str]
+    fid: Fiducials, idx: dict[str, int], ok: set[str], quality: dict[str, str]
 ) -> tuple[str, float] | None:
-    """The lead of ``leads`` with the largest median QRS, if that exceeds c.QRS_IMPLAUSIBLE_MV."""
-    sizes = {n: float(fid.qrs_ptp[idx[n]]) for n in leads}
-    if not sizes:
+    """The lead with the largest median QRS when the QRS is beyond c.QRS_IMPLAUSIBLE_MV in a
+    clean lead or in two leads with a signal, noisy ones included.
+
+    Noise does not make a QRS ten times too large, and a wrong gain scales every lead, so
+    the gain is also read off leads labelled noisy (HR20715 with mains interference had its
+    12-13 mV leads labelled so, and read STEMI). In one noisy lead alone the size may be an
+    artefact locked to the beats (a large pacing stimulus, a loose electrode tapping).
+    """
+    live = {n for n in idx if quality[n] in DETECTABLE}
+    big = {n: float(fid.qrs_ptp[idx[n]]) for n in live}
+    big = {n: v for n, v in big.items() if v > c.QRS_IMPLAUSIBLE_MV}
+    if not (big.keys() & ok or len(big) >= 2):
         return None
-    lead = max(sizes, key=lambda n: sizes[n])
-    return (lead, round(sizes[lead], 1)) if sizes[lead] > c.QRS_IMPLAUSIBLE_MV else None
+    lead = max(big, key=lambda n: big[n])
+    return lead, round(big[lead], 1)
 
 
 def _low_voltage_flag(fid: Fiducials, idx: dict[str, int], ok: set[str]) -> Flag | None:
