@@ -29,6 +29,7 @@ from ecg_relay.evaluation import (
     CODE_FLAGS,
     CODE_TRUTH,
     RHYTHM,
+    SKIP_CODES,
     WINDOW_S,
     read_records_csv,
     read_wfdb_record,
@@ -71,6 +72,7 @@ class WindowCall:
 class AfWindowReport:
     windows: list[WindowCall] = field(default_factory=list)
     mixed: int = 0  # windows across an episode's edge, not scored
+    unlabelled: int = 0  # windows (partly) before a record's first rhythm label, not scored
     records: list[str] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
@@ -95,6 +97,7 @@ class AfWindowReport:
             "specificity": ratio(tn, tn + fp),
             "specificity_ci95": wilson(tn, tn + fp),
             "mixed_windows": self.mixed,
+            "unlabelled_windows": self.unlabelled,
             "records": self.records,
             "errors": [
                 {
@@ -110,12 +113,13 @@ class AfWindowReport:
         }
 
 
-def _af_mask(path: Path, n_samples: int, record_af: bool) -> np.ndarray | None:
+def _af_mask(path: Path, n_samples: int, record_af: bool | None) -> np.ndarray | None:
     """Per sample: 1 in AF/AFL, 0 in another annotated rhythm, NaN before the first label.
 
     A beat-annotated record without rhythm annotations is one rhythm throughout (CPSC 2021
     annotates rhythm only in its AF records): not AF when its triage labels name neither AF
-    nor AFL (all 0), not scored when they do (None, as for a record with no `.atr` file).
+    nor AFL (``record_af`` False: all 0), not scored when they do or when it has no label
+    (True or None: None, as for a record with no `.atr` file).
     """
     if not path.with_suffix(".atr").exists():
         return None
@@ -124,7 +128,7 @@ def _af_mask(path: Path, n_samples: int, record_af: bool) -> np.ndarray | None:
     aux = list(ann.aux_note or [""] * len(symbols))
     labels = rhythm_labels(ann.sample, symbols, aux, n_samples)
     if not labels:
-        return None if record_af else np.zeros(n_samples)
+        return np.zeros(n_samples) if record_af is False else None
     mask = np.full(n_samples, np.nan)
     for start, end, label in labels:
         mask[start:end] = 1.0 if label in AF_RHYTHMS else 0.0
@@ -147,8 +151,8 @@ def evaluate_af_windows(
             continue
         try:
             sig, fs, names, meta = read_wfdb_record(path)
-            truth = {c for c in row.get("triage", "").split(";") if c}
-            mask = _af_mask(path, sig.shape[0], bool(truth & CODE_TRUTH["AF"]))
+            truth = {c for c in row.get("triage", "").split(";") if c} - SKIP_CODES
+            mask = _af_mask(path, sig.shape[0], bool(truth & CODE_TRUTH["AF"]) if truth else None)
         except Exception as exc:  # listed and present, but unreadable
             report.failed.append({"record": ident, "reason": f"{type(exc).__name__}: {exc}"[:300]})
             continue
@@ -162,6 +166,7 @@ def evaluate_af_windows(
         for start in range(0, sig.shape[0] - n + 1, n):
             part = mask[start : start + n]
             if np.isnan(part).any():
+                report.unlabelled += 1
                 continue
             share = float(part.mean())
             if 1 - PURE_SHARE < share < PURE_SHARE:

@@ -359,11 +359,14 @@ def eval_af_windows(
 
     console.print(
         f"{len(out['records'])} records; AF windows: {out['tp']} called, {out['fn']} missed; "
-        f"other windows: {out['fp']} called, {out['tn']} not; {out['mixed_windows']} mixed "
-        "windows not scored"
+        f"other windows: {out['fp']} called, {out['tn']} not; not scored: "
+        f"{out['mixed_windows']} across an episode's edge, {out['unlabelled_windows']} before "
+        "a record's first rhythm label"
     )
     console.print(f"Se {fmt(out['sensitivity'], out['sensitivity_ci95'])}")
     console.print(f"Sp {fmt(out['specificity'], out['specificity_ci95'])}")
+    for sk in out["skipped"]:
+        console.print(f"skipped {sk['record']}: {sk['reason']}")
     for f in out["failed"]:
         console.print(f"[red]failed[/red] {f['record']}: {f['reason']}")
     for e in out["errors"]:

@@ -39,7 +39,7 @@ def _write(folder: Path, name: str, signals: np.ndarray, fs: int, leads: list[st
 def test_af_windows_on_a_simulated_paroxysm(tmp_path: Path) -> None:
     """30 s of sinus rhythm, then 30 s of AF, annotated as CPSC 2021 does: the whole AF
     windows are called, the sinus ones are not, the window across the onset is not scored,
-    and a record without rhythm annotations counts by its label."""
+    and a record without rhythm annotations counts by its label (not at all without one)."""
     folder = tmp_path / "sim"
     folder.mkdir()
     sinus = simulate("normal", seed=1, duration_s=30.0)
@@ -65,15 +65,26 @@ def test_af_windows_on_a_simulated_paroxysm(tmp_path: Path) -> None:
         symbol=["N"] * len(sinus.truth.r_peaks),
         write_dir=str(folder),
     )
+    # Beats annotated, no rhythm and no label: its rhythm is not known, nothing is scored.
+    _write(folder, "unknown", af.signals, fs, leads)
+    wfdb.wrann(
+        "unknown",
+        "atr",
+        np.array(af.truth.r_peaks),
+        symbol=["N"] * len(af.truth.r_peaks),
+        write_dir=str(folder),
+    )
     with open(tmp_path / "records.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["folder", "record", "triage"])
-        w.writerows([("sim", "parox", "AF"), ("sim", "plain", "NORMAL")])
+        w.writerows(
+            [("sim", "parox", "AF"), ("sim", "plain", "NORMAL"), ("sim", "unknown", "UNLABELLED")]
+        )
     out = evaluate_af_windows(tmp_path).to_json()
     assert out["failed"] == [] and out["records"] == ["sim/parox", "sim/plain"]
     assert (out["tp"], out["fn"]) == (3, 0)
     assert (out["fp"], out["tn"]) == (0, 2 + 3)
-    assert out["mixed_windows"] == 1
+    assert out["mixed_windows"] == 1 and out["unlabelled_windows"] == 0
     assert out["sensitivity"] == 1.0 and out["specificity"] == 1.0
 
 
