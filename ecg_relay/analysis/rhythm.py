@@ -202,20 +202,12 @@ def p_wave_coherence(
     if len(starts) < 4:
         return None
     stack = detrend(x[np.asarray(starts)[:, None] + np.arange(b - a)[None, :]], axis=1)
-    energy = np.sum(stack**2, axis=1)
-    # An electrode's motion (a step, a pop) in a few windows would count in their single
-    # energies and barely in the average, and read a sinus P wave as absent: AF on sinus
-    # rhythm with PACs. Such windows are left out; fibrillatory waves of similar size are not.
-    typical = energy <= P_OUTLIER_ENERGY * float(np.median(energy))
-    if typical.sum() >= 4:
-        stack = stack[typical]
     single = float(np.mean(np.sum(stack**2, axis=1)))
     if single <= 1e-12:
         return None
     return float(np.sum(stack.mean(axis=0) ** 2) / single)
 
 
-P_OUTLIER_ENERGY = 5.0  # a pre-QRS window with 5x the median energy (2.2x its RMS) is artefact
 P_WINDOW_S = 0.24  # PR up to 200 ms + half a P wave
 P_WINDOW_END_S = 0.02  # stop short of the QRS onset
 P_WINDOW_MAX_RR = 0.45  # the previous T wave ends by ~45% of the RR at any rate
