@@ -375,6 +375,45 @@ def eval_af_windows(
         )
 
 
+@eval_app.command("noise")
+def eval_noise(
+    data: Annotated[Path, typer.Option(help="Folder with records.csv (e.g. ../shared/ecg-data).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Critical and urgent flags of real records with wander, tremor, mains, motion added."""
+    from ecg_relay.noise_eval import evaluate_noise
+
+    out = _run_eval("noise", data, evaluate_noise)
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False, indent=1))
+        return
+    table = Table(
+        "noise",
+        "same flags",
+        "critical gained",
+        "critical lost",
+        "REPEAT_ECG",
+        title=f"critical and urgent flags on {out['records']} records, clean vs noisy",
+    )
+    for kind, k in out["kinds"].items():
+        table.add_row(
+            kind,
+            str(k["same"]),
+            str(k["critical_gained"]),
+            str(k["critical_lost"]),
+            str(k["repeat_ecg"]),
+        )
+    console.print(table)
+    for kind, k in out["kinds"].items():
+        for c in k["changes"]:
+            console.print(
+                f"{kind:7} {c['record']}  lost={','.join(c['lost']) or '-'}  "
+                f"gained={','.join(c['gained']) or '-'}  truth={';'.join(c['truth'])}"
+            )
+    for f in out["failed"]:
+        console.print(f"[red]failed[/red] {f['record']}: {f['reason']}")
+
+
 @eval_app.command("rpeaks")
 def eval_rpeaks(
     data: Annotated[Path, typer.Option(help="Folder with records.csv (e.g. ../shared/ecg-data).")],
