@@ -24,11 +24,11 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from glob import escape as glob_escape
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.io
@@ -235,31 +235,59 @@ def predicted_codes(flags: set[str]) -> set[str]:
     return {code for code, names in CODE_FLAGS.items() if flags & names}
 
 
-def evaluate_triage(
-    data_dir: Path, *, progress: Callable[[str], None] | None = None
-) -> TriageReport:
-    """Run the analysis on every labelled record of DIR/records.csv and count agreements."""
-    report = TriageReport()
-    rows = read_records_csv(data_dir)
-    for row in rows:
+class LabelledRecord(NamedTuple):
+    folder: str
+    ident: str  # folder/record
+    truth: set[str]  # its triage codes
+    record: LoadedRecord
+
+
+def labelled_records(
+    data_dir: Path,
+    skipped: list[dict[str, str]],
+    failed: list[dict[str, str]],
+    *,
+    progress: Callable[[str], None] | None = None,
+    leave_out_folders: frozenset[str] = frozenset(),
+) -> Iterator[LabelledRecord]:
+    """Each row of DIR/records.csv with a triage label, read.
+
+    Rows without a label (or coded only RPEAKS_ONLY/UNLABELLED) and files that are not WFDB
+    go to ``skipped`` with the reason, records that cannot be read to ``failed``; rows in
+    ``leave_out_folders`` are passed over.
+    """
+    for row in read_records_csv(data_dir):
         folder, record = row["folder"], row["record"]
         truth = {c for c in row.get("triage", "").split(";") if c}
         ident = f"{folder}/{record}"
         if progress:
             progress(ident)
+        if folder in leave_out_folders:
+            continue
         if not truth or truth <= SKIP_CODES:
-            report.skipped.append(
+            skipped.append(
                 {"record": ident, "reason": "no triage label (" + ";".join(sorted(truth)) + ")"}
             )
             continue
         try:
             rec = load_record(data_dir / folder, record)
         except NotWfdb as exc:
-            report.skipped.append({"record": ident, "reason": str(exc)})
+            skipped.append({"record": ident, "reason": str(exc)})
             continue
         except Exception as exc:  # a record that should be readable but is not
-            report.failed.append({"record": ident, "reason": f"{type(exc).__name__}: {exc}"[:300]})
+            failed.append({"record": ident, "reason": f"{type(exc).__name__}: {exc}"[:300]})
             continue
+        yield LabelledRecord(folder, ident, truth, rec)
+
+
+def evaluate_triage(
+    data_dir: Path, *, progress: Callable[[str], None] | None = None
+) -> TriageReport:
+    """Run the analysis on every labelled record of DIR/records.csv and count agreements."""
+    report = TriageReport()
+    for folder, ident, truth, rec in labelled_records(
+        data_dir, report.skipped, report.failed, progress=progress
+    ):
         flags: set[str] = set()
         try:
             for _start, window in _windows(rec.signals, rec.fs):

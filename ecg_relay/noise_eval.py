@@ -20,14 +20,7 @@ import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
 from ecg_relay.analysis import Severity, analyze
-from ecg_relay.evaluation import (
-    NON_PHYSICAL_AMPLITUDE_FOLDERS,
-    SKIP_CODES,
-    WINDOW_S,
-    NotWfdb,
-    load_record,
-    read_records_csv,
-)
+from ecg_relay.evaluation import NON_PHYSICAL_AMPLITUDE_FOLDERS, WINDOW_S, labelled_records
 
 
 def _wander(n: int, fs: float, leads: int, rng: np.random.Generator) -> np.ndarray:
@@ -115,22 +108,13 @@ def _action_flags(
 def evaluate_noise(data_dir: Path, *, progress: Callable[[str], None] | None = None) -> NoiseReport:
     """Critical and urgent flags of each record's first 10 s, clean and with each noise."""
     report = NoiseReport()
-    for row in read_records_csv(data_dir):
-        folder, record = row["folder"], row["record"]
-        ident = f"{folder}/{record}"
-        if progress:
-            progress(ident)
-        truth = {c for c in row.get("triage", "").split(";") if c}
-        if not truth or truth <= SKIP_CODES or folder in NON_PHYSICAL_AMPLITUDE_FOLDERS:
-            continue
-        try:
-            rec = load_record(data_dir / folder, record)
-        except NotWfdb as exc:
-            report.skipped.append({"record": ident, "reason": str(exc)})
-            continue
-        except Exception as exc:
-            report.failed.append({"record": ident, "reason": f"{type(exc).__name__}: {exc}"[:300]})
-            continue
+    for _folder, ident, truth, rec in labelled_records(
+        data_dir,
+        report.skipped,
+        report.failed,
+        progress=progress,
+        leave_out_folders=NON_PHYSICAL_AMPLITUDE_FOLDERS,
+    ):
         sig = rec.signals[: int(WINDOW_S * rec.fs)]
         rng = np.random.default_rng(zlib.crc32(ident.encode()))
         try:

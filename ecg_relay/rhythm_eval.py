@@ -31,10 +31,10 @@ from ecg_relay.evaluation import (
     RHYTHM,
     SKIP_CODES,
     WINDOW_S,
+    CodeStats,
     read_records_csv,
     read_wfdb_record,
 )
-from ecg_relay.stats import wilson
 
 AF_RHYTHMS = frozenset({"(AFIB", "(AFL"})
 PURE_SHARE = 0.99  # a window is AF, or not AF, when this share of it is
@@ -80,22 +80,15 @@ class AfWindowReport:
     def to_json(self) -> dict[str, Any]:
         af = [w for w in self.windows if w.af_share >= PURE_SHARE]
         other = [w for w in self.windows if w.af_share <= 1 - PURE_SHARE]
-        tp, fn = sum(w.called for w in af), sum(not w.called for w in af)
-        fp, tn = sum(w.called for w in other), sum(not w.called for w in other)
-
-        def ratio(a: int, b: int) -> float | None:
-            return round(a / b, 4) if b else None
-
+        counts = CodeStats(
+            tp=sum(w.called for w in af),
+            fn=sum(not w.called for w in af),
+            fp=sum(w.called for w in other),
+            tn=sum(not w.called for w in other),
+        )
         wrong = [w for w in af if not w.called] + [w for w in other if w.called]
         return {
-            "tp": tp,
-            "fn": fn,
-            "fp": fp,
-            "tn": tn,
-            "sensitivity": ratio(tp, tp + fn),
-            "sensitivity_ci95": wilson(tp, tp + fn),
-            "specificity": ratio(tn, tn + fp),
-            "specificity_ci95": wilson(tn, tn + fp),
+            **counts.to_dict(),
             "mixed_windows": self.mixed,
             "unlabelled_windows": self.unlabelled,
             "records": self.records,
