@@ -429,9 +429,8 @@ def _implausible_qrs(
     12-13 mV leads labelled so, and read STEMI). In one noisy lead alone the size may be an
     artefact locked to the beats (a large pacing stimulus, a loose electrode tapping).
     """
-    live = {n for n in idx if quality[n] in DETECTABLE}
-    big = {n: float(fid.qrs_ptp[idx[n]]) for n in live}
-    big = {n: v for n, v in big.items() if v > c.QRS_IMPLAUSIBLE_MV}
+    sizes = {n: float(fid.qrs_ptp[i]) for n, i in idx.items() if quality[n] in DETECTABLE}
+    big = {n: v for n, v in sizes.items() if v > c.QRS_IMPLAUSIBLE_MV}
     if not (big.keys() & ok or len(big) >= 2):
         return None
     lead = max(big, key=lambda n: big[n])
