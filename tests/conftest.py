@@ -29,6 +29,13 @@ def ecg_data_dir() -> Path:
     return Path(os.environ.get("XINLIAN_ECG_DATA", REPO_ROOT.parent / "shared" / "ecg-data"))
 
 
+# Tests on the real records: skipped, with the reason, where the folder is absent.
+needs_ecg_data = pytest.mark.skipif(
+    not (ecg_data_dir() / "records.csv").exists(),
+    reason=f"real ECG records not found at {ecg_data_dir()} (set XINLIAN_ECG_DATA)",
+)
+
+
 @pytest.fixture(scope="session")
 def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if PG_URL:

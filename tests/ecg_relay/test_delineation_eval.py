@@ -9,7 +9,7 @@ import pytest
 import wfdb
 
 from ecg_relay.delineation_eval import evaluate_delineation, reference_intervals
-from tests.conftest import ecg_data_dir
+from tests.conftest import ecg_data_dir, needs_ecg_data
 
 
 def _write(folder: Path, lead: str, beats: list[tuple[int, int, int, int, int, int]]) -> None:
@@ -39,10 +39,7 @@ DATA = ecg_data_dir()
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(
-    not (DATA / "records.csv").exists(),
-    reason=f"real ECG records not found at {DATA} (set XINLIAN_ECG_DATA)",
-)
+@needs_ecg_data
 def test_intervals_on_ludb() -> None:
     """What 1.4.0 reaches on LUDB (docs/validation.md): QRS, PR and QT against lead II."""
     out = evaluate_delineation(DATA).to_json()

@@ -23,7 +23,7 @@ from ecg_relay.evaluation import (
     vf_episodes,
 )
 from ecg_relay.stats import wilson
-from tests.conftest import ecg_data_dir
+from tests.conftest import ecg_data_dir, needs_ecg_data
 
 
 def test_wilson_interval() -> None:
@@ -144,10 +144,6 @@ def test_triage_on_a_simulated_folder(tmp_path: Path) -> None:
 
 
 DATA = ecg_data_dir()
-needs_data = pytest.mark.skipif(
-    not (DATA / "records.csv").exists(),
-    reason=f"real ECG records not found at {DATA} (set XINLIAN_ECG_DATA)",
-)
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +152,7 @@ def real_triage() -> dict[str, Any]:
 
 
 @pytest.mark.realdata
-@needs_data
+@needs_ecg_data
 def test_triage_on_real_records(real_triage: dict[str, Any]) -> None:
     """Every labelled record is read; specificity targets for STEMI and AF hold (docs/validation.md)."""
     out = real_triage
@@ -167,7 +163,7 @@ def test_triage_on_real_records(real_triage: dict[str, Any]) -> None:
 
 
 @pytest.mark.realdata
-@needs_data
+@needs_ecg_data
 @pytest.mark.xfail(
     reason=(
         "measured STEMI Se 0.33 (2/6: the other PTB admission-diagnosis records show no ST "
@@ -191,7 +187,7 @@ def real_rpeaks() -> dict[str, Any]:
 
 
 @pytest.mark.realdata
-@needs_data
+@needs_ecg_data
 def test_rpeaks_on_real_records(real_rpeaks: dict[str, Any]) -> None:
     """QRS detection (EC57 scoring) on the development set: what this version reaches.
 
@@ -213,7 +209,7 @@ def test_rpeaks_on_real_records(real_rpeaks: dict[str, Any]) -> None:
 
 
 @pytest.mark.realdata
-@needs_data
+@needs_ecg_data
 def test_rpeaks_targets_on_real_records(real_rpeaks: dict[str, Any]) -> None:
     """Issue 4 target: gross Se and +P >= 99.5%, and no worse than xqrs on either."""
     g = real_rpeaks["gross"]

@@ -10,7 +10,7 @@ import pytest
 
 from devices.simulator import simulate, write_record
 from ecg_relay.noise_eval import NOISES, evaluate_noise
-from tests.conftest import ecg_data_dir
+from tests.conftest import ecg_data_dir, needs_ecg_data
 
 
 def test_each_noise_has_its_size() -> None:
@@ -48,10 +48,7 @@ DATA = ecg_data_dir()
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(
-    not (DATA / "records.csv").exists(),
-    reason=f"real ECG records not found at {DATA} (set XINLIAN_ECG_DATA)",
-)
+@needs_ecg_data
 def test_noise_on_real_records() -> None:
     """What this version reaches (docs/validation.md): over 100 real records and four kinds of
     noise, at most one critical flag appears that the clean record lacks (JS20006, LVH, under

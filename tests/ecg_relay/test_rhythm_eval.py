@@ -11,7 +11,7 @@ import wfdb
 
 from devices.simulator import simulate
 from ecg_relay.rhythm_eval import evaluate_af_windows, rhythm_labels
-from tests.conftest import ecg_data_dir
+from tests.conftest import ecg_data_dir, needs_ecg_data
 
 
 def test_rhythm_labels_run_to_the_next_change_and_not_before_the_first() -> None:
@@ -92,10 +92,7 @@ DATA = ecg_data_dir()
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(
-    not (DATA / "records.csv").exists(),
-    reason=f"real ECG records not found at {DATA} (set XINLIAN_ECG_DATA)",
-)
+@needs_ecg_data
 def test_af_windows_on_real_records() -> None:
     """The issue's AF targets (Se and Sp >= 95%) applied to the 10 s windows of the
     rhythm-annotated records (CPSC 2021, MIT-BIH, CUDB); docs/validation.md."""
