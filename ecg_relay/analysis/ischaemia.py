@@ -205,7 +205,11 @@ def st_flags(
                 {
                     "st_j_avr_mv": round(lv.j["aVR"], 3),
                     "depressed_leads_mv": depressed,
-                    "thresholds": {"avr_mv": c.AVR_STE_MV, "leads": c.DIFFUSE_STD_LEADS},
+                    "thresholds": {
+                        "avr_mv": c.AVR_STE_MV,
+                        "depression_mv": -c.DIFFUSE_STD_MV,
+                        "depressed_leads": c.DIFFUSE_STD_LEADS,
+                    },
                 },
             )
         )

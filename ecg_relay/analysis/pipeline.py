@@ -439,18 +439,21 @@ def _implausible_qrs(
 
 def _low_voltage_flag(fid: Fiducials, idx: dict[str, int], ok: set[str]) -> Flag | None:
     """LOW_VOLTAGE when every limb lead, or every chest lead, has a small QRS."""
-    limb = [n for n in LIMB_LEADS if n in ok]
-    chest = [n for n in CHEST_LEADS if n in ok]
-    if not (
-        (len(limb) == 6 and all(fid.qrs_ptp[idx[n]] < c.LOW_VOLTAGE_LIMB_MV for n in limb))
-        or (len(chest) == 6 and all(fid.qrs_ptp[idx[n]] < c.LOW_VOLTAGE_CHEST_MV for n in chest))
-    ):
+    groups = {
+        "limb": ([n for n in LIMB_LEADS if n in ok], c.LOW_VOLTAGE_LIMB_MV),
+        "chest": ([n for n in CHEST_LEADS if n in ok], c.LOW_VOLTAGE_CHEST_MV),
+    }
+    # The largest QRS of each complete group, so the evidence shows which criterion is met.
+    largest = {
+        name: max(fid.qrs_ptp[idx[n]] for n in leads)
+        for name, (leads, _limit) in groups.items()
+        if len(leads) == 6
+    }
+    if not any(largest[name] < groups[name][1] for name in largest):
         return None
-    return Flag(
-        "LOW_VOLTAGE",
-        Severity.INFO,
-        {"limb_max_mv": rounded(max((fid.qrs_ptp[idx[n]] for n in limb), default=0.0), 2)},
-    )
+    ev: dict[str, Any] = {f"{name}_max_mv": rounded(v, 2) for name, v in largest.items()}
+    ev["thresholds"] = {f"{name}_mv": limit for name, (_leads, limit) in groups.items()}
+    return Flag("LOW_VOLTAGE", Severity.INFO, ev)
 
 
 def _measurements(

@@ -231,6 +231,7 @@ def analyze(
     """Measure a WFDB record and print its flags."""
     from ecg_relay.analysis import analyze as run_analysis
     from ecg_relay.evaluation import read_wfdb_record
+    from xinlian.evidence import evidence_rows
     from xinlian.i18n import t
 
     try:
@@ -269,7 +270,8 @@ def analyze(
             f"[{color}]{t('severity.' + flag.severity.value, lang)} {flag.code}: "
             f"{t('flag.' + flag.code, lang)}[/{color}]"
         )
-        console.print(f"    {json.dumps(flag.evidence, ensure_ascii=False)}")
+        for label, value in evidence_rows(flag.evidence, lang):
+            console.print(f"    {label}: {value}", highlight=False)
 
 
 def _eval_progress(desc: str):  # type: ignore[no-untyped-def]

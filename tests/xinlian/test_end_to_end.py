@@ -91,6 +91,10 @@ def test_acute_ecg_opens_green_channel_and_times_are_audited(
         assert "STEMI_INFERIOR" in codes
         assert ecg["patient"]["name"] == "测试患者"
         assert 40 <= ecg["analysis"]["heart_rate_bpm"] <= 120
+        # The cardiologist's view: the flag's evidence as text and the ST level of each lead.
+        html = http.get(f"/ecgs/{record_id}", headers={**cardio, "Accept": "text/html"}).text
+        assert "第四版心肌梗死通用定义" in html and "J 点 ST" in html
+        assert html.count('class="st-up"') >= 3 and '"st_j_mv"' not in html
         referral_id = ecg["referral"]["id"]
 
         coord = _auth(http, names["coord"])

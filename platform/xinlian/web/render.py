@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from xinlian.errors import DomainError
+from xinlian.evidence import evidence_rows, st_table
 from xinlian.i18n import DEFAULT_LANG, LANGS, local_time, t
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
@@ -31,6 +32,8 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
             "lang": lang,
             "t": lambda key: t(key, lang),
             "local_time": local_time,
+            "evidence": lambda ev: evidence_rows(ev, lang),
+            "st_table": lambda m: st_table(m, lang),
             **context,
         },
         status_code=status_code,
