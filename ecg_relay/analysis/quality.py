@@ -143,11 +143,43 @@ def requalified(
     return out
 
 
-def limb_reversal_suspected(qrs_area: dict[str, float], p_amp: dict[str, float]) -> bool:
-    """LA/RA reversal: lead I with negative P and negative QRS while aVR is positive."""
-    if not {"I", "aVR"} <= qrs_area.keys():
+# LA/RA reversal (the arm electrodes swapped) inverts lead I, exchanges II with III and aVR
+# with aVL, and leaves the chest leads as they are. Lead I and V5-V6 look at the heart from
+# the left, so their QRS complexes are alike; swapped, lead I runs against both (the median
+# QRS's correlation, as inter-lead correlation criteria for electrode interchange use it:
+# Kors JA, van Herpen G, Am J Cardiol 2001;88:396). A right axis or a paced QRS can also set
+# I against V6, but a sinus P wave in I stays upright: where a P wave is measured it must
+# point rightward, beyond +100 deg (the sinus P axis lies between 0 and +75 deg; an inverted
+# P in I is the classic sign, Batchvarov VN et al., Europace 2007;9:1081); where none is
+# (AF), only a narrow QRS is judged.
+REVERSAL_QRS_CORRELATION = -0.5
+REVERSAL_P_AXIS_DEG = 100.0
+REVERSAL_MAX_QRS_S = 0.12
+
+
+def limb_reversal_suspected(
+    med: np.ndarray, fid: Fiducials, idx: dict[str, int], quality: dict[str, str]
+) -> bool:
+    """LA/RA reversal: lead I's QRS runs against V5 and V6, and the P wave in I points
+    rightward (or, without a P wave, the QRS is narrow). ``med``: median beats at 500 Hz."""
+    lateral = [n for n in ("V5", "V6") if quality.get(n) == "ok" and n in idx]
+    if quality.get("I") != "ok" or "I" not in idx or not lateral:
         return False
-    return qrs_area["I"] < 0 and p_amp.get("I", 0.0) < -0.03 and qrs_area["aVR"] > 0
+    qrs = med[fid.qrs_onset : fid.qrs_offset]
+    lead_i = qrs[:, idx["I"]]
+    for n in lateral:
+        other = qrs[:, idx[n]]
+        if lead_i.std() == 0 or other.std() == 0:
+            return False
+        if np.corrcoef(lead_i, other)[0, 1] > REVERSAL_QRS_CORRELATION:
+            return False
+    if fid.p_onset is None or fid.p_offset is None or "aVF" not in idx:
+        width_s = (fid.qrs_offset - fid.qrs_onset) / filters.TARGET_FS
+        return width_s < REVERSAL_MAX_QRS_S
+    p = med[fid.p_onset : fid.p_offset] - fid.baseline
+    # Frontal P axis from I and aVF (aVF's axis is orthogonal to I's; its gain is sqrt(3)/2).
+    axis = np.degrees(np.arctan2(p[:, idx["aVF"]].mean() * 2 / np.sqrt(3), p[:, idx["I"]].mean()))
+    return bool(abs(axis) > REVERSAL_P_AXIS_DEG)
 
 
 def poor_quality_flag(
@@ -161,17 +193,7 @@ def poor_quality_flag(
     """POOR_QUALITY naming the leads that are not ok, a suspected LA/RA reversal and a QRS
     too large for a human ECG (``implausible_qrs``: lead, mV; a wrong gain)."""
     bad = {n: q for n, q in quality.items() if q != "ok"}
-    reversal = limb_reversal_suspected(
-        {n: float(fid.qrs_area[i]) for n, i in idx.items()},
-        {
-            "I": float(
-                med[max(0, fid.p_onset or 0) : fid.qrs_onset, idx["I"]].mean()
-                - fid.baseline[idx["I"]]
-            )
-            if "I" in idx and fid.p_onset is not None
-            else 0.0
-        },
-    )
+    reversal = limb_reversal_suspected(med, fid, idx, quality)
     if not (bad or reversal or implausible_qrs):
         return None
     ev: dict[str, Any] = {"leads": bad}
