@@ -18,6 +18,7 @@ from xinlian.i18n import MESSAGES, t
 
 # The unit a key's value is in, by the key's ending (criteria.py and the evidence keep it).
 _UNIT_SUFFIXES = ("_mv", "_ms", "_bpm", "_hz", "_s")
+_LEAD_ORDER = {n: i for i, n in enumerate(STANDARD_LEADS)}
 
 
 @dataclass(frozen=True)
@@ -81,47 +82,36 @@ def _signed_mv(value: float) -> str:
     return "0.00" if text in ("+0.00", "-0.00") else text
 
 
-def _number(value: float, *, signed: bool) -> str:
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:+d}" if signed and value else str(value)
-    if signed:
-        return _signed_mv(value)
-    return f"{value:.0f}" if abs(value) >= 10 else f"{value:.3g}"
-
-
 def _scalar(key: str, value: Any, lang: str, *, signed: bool = False) -> str:
     if isinstance(value, str):
         # The analysis's stable words; an unknown one is shown as it is, never as a key.
         return t(f"evv.{value}", lang) if f"evv.{value}" in MESSAGES else value
-    if isinstance(value, int | float):
-        unit = _unit(key, lang)
-        mv = key.endswith("_mv")
-        text = _number(value, signed=signed) if not mv or signed else f"{value:.2f}"
-        return f"{text} {unit}".rstrip()
-    return str(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if key.endswith("_mv"):
+        text = _signed_mv(value) if signed else f"{value:.2f}"
+    elif isinstance(value, int):
+        text = str(value)
+    else:
+        text = f"{value:.0f}" if abs(value) >= 10 else f"{value:.3g}"
+    return f"{text} {_unit(key, lang)}".rstrip()
 
 
 def _value(key: str, value: Any, lang: str) -> str:
-    sep = "，" if lang != "en" else ", "
     if isinstance(value, list | tuple):
-        return "、".join(map(str, value)) if lang != "en" else ", ".join(map(str, value))
-    if isinstance(value, Mapping):
-        parts = []
-        # Leads in the order of the printed ECG; other names as the analysis gave them.
-        order = {n: i for i, n in enumerate(STANDARD_LEADS)}
-        items = sorted(value.items(), key=lambda kv: order.get(kv[0], len(order)))
-        for name, item in items:
-            if item is None:
-                continue
-            if f"ev.{name}" in MESSAGES:
-                # Named readings (thresholds, voltage criteria): the name says the unit.
-                unit_key = name if name.endswith(_UNIT_SUFFIXES) else key
-                parts.append(f"{t(f'ev.{name}', lang)} {_scalar(unit_key, item, lang)}")
-            else:
-                # Per-lead readings: ST levels and waves are signed (elevation, depression).
-                signed = key.endswith("_mv") and isinstance(item, int | float)
-                parts.append(f"{name} {_scalar(key, item, lang, signed=signed)}")
-        return sep.join(parts)
-    return _scalar(key, value, lang)
+        return ("、" if lang != "en" else ", ").join(map(str, value))
+    if not isinstance(value, Mapping):
+        return _scalar(key, value, lang)
+    parts = []
+    # Leads in the order of the printed ECG; other names as the analysis gave them.
+    for name, item in sorted(value.items(), key=lambda kv: _LEAD_ORDER.get(kv[0], 99)):
+        if item is None:
+            continue
+        if f"ev.{name}" in MESSAGES:
+            # Named readings (thresholds, voltage criteria): the name says the unit.
+            unit_key = name if name.endswith(_UNIT_SUFFIXES) else key
+            parts.append(f"{t(f'ev.{name}', lang)} {_scalar(unit_key, item, lang)}")
+        else:
+            # Per-lead readings: ST levels and waves are signed (elevation, depression).
+            parts.append(f"{name} {_scalar(key, item, lang, signed=True)}")
+    return ("，" if lang != "en" else ", ").join(parts)
