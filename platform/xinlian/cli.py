@@ -244,8 +244,8 @@ def analyze(
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
         return
     table = Table(title=f"{record.name} · {result.algorithm_version}")
-    table.add_column("measurement")
-    table.add_column("value")
+    table.add_column(t("ecg.measurement", lang))
+    table.add_column(t("ecg.value", lang))
     hr = result.heart_rate_bpm
     table.add_row(t("m.heart_rate_bpm", lang), f"{hr:.0f}" if hr else "—")
     for key in (

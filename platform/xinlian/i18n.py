@@ -51,6 +51,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status.reviewed": ("已审核", "Reviewed"),
     "ecg.title": ("十二导联心电图", "12-lead ECG"),
     "ecg.measurements": ("测量值", "Measurements"),
+    "ecg.measurement": ("测量项目", "Measurement"),
+    "ecg.value": ("数值", "Value"),
     "ecg.flags": ("自动分析提示", "Automated flags"),
     "ecg.no_flags": ("未见急性异常提示", "No acute findings flagged"),
     "ecg.evidence": ("依据", "Evidence"),
