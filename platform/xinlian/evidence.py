@@ -24,7 +24,7 @@ _LEAD_ORDER = {n: i for i, n in enumerate(STANDARD_LEADS)}
 @dataclass(frozen=True)
 class StCell:
     text: str
-    css: str  # "st-up" (elevation >= 1 mm), "st-down" (depression >= 0.5 mm) or ""
+    css: str  # "st-up" (elevation >= 1 mm), "st-down" (depression >= 0.5 mm), "st-poor" or ""
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,12 @@ def evidence_rows(evidence: Mapping[str, Any], lang: str) -> list[tuple[str, str
     return rows
 
 
-def st_table(measurements: Mapping[str, Any], lang: str) -> tuple[tuple[str, ...], list[StRow]]:
+def st_table(
+    measurements: Mapping[str, Any], lead_quality: Mapping[str, str], lang: str
+) -> tuple[tuple[str, ...], list[StRow]]:
     """The leads measured and two rows, ST at J and at J+60 ms (mV against the PR segment);
-    empty when the record was not measured (unreadable)."""
+    empty when the record was not measured (unreadable). A lead whose quality is not ok is
+    greyed rather than marked: the ST criteria leave it out too."""
     rows_by_key = [("st_j_mv", "ecg.st_j"), ("st_j60_mv", "ecg.st_j60")]
     levels = {k: measurements.get(k) or {} for k, _ in rows_by_key}
     leads = tuple(n for n in STANDARD_LEADS if any(n in v for v in levels.values()))
@@ -58,7 +61,9 @@ def st_table(measurements: Mapping[str, Any], lang: str) -> tuple[tuple[str, ...
                 cells.append(StCell("—", ""))
                 continue
             css = (
-                "st-up"
+                "st-poor"
+                if lead_quality.get(lead, "ok") != "ok"
+                else "st-up"
                 if v >= criteria.STE_DEFAULT_MV
                 else "st-down"
                 if v <= -criteria.STD_MV

@@ -86,10 +86,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ecg.st_j": ("J 点", "At J"),
     "ecg.st_j60": ("J 点后 60 ms", "J + 60 ms"),
     "ecg.st_legend": (
-        "红色：抬高 ≥ 0.10 mV (1 mm)；蓝色：压低 ≥ 0.05 mV (0.5 mm)。"
-        "V2–V3 的 STEMI 阈值按性别和年龄更高，见提示依据。",
-        "Red: elevation ≥ 0.10 mV (1 mm); blue: depression ≥ 0.05 mV (0.5 mm). "
-        "The STEMI thresholds of V2–V3 are higher by sex and age: see the flag's evidence.",
+        "红色：抬高 ≥ 0.10 mV (1 mm)；蓝色：压低 ≥ 0.05 mV (0.5 mm)；灰色：该导联质量差，"
+        "未用于 ST 判断。V2–V3 的 STEMI 阈值按性别和年龄更高，见提示依据。",
+        "Red: elevation ≥ 0.10 mV (1 mm); blue: depression ≥ 0.05 mV (0.5 mm); grey: a poor "
+        "quality lead, left out of the ST criteria. The STEMI thresholds of V2–V3 are higher "
+        "by sex and age: see the flag's evidence.",
     ),
     # units of evidence values, by the key's ending
     "unit.mv": ("mV", "mV"),

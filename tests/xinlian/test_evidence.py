@@ -106,7 +106,7 @@ def test_st_table_marks_elevation_and_depression() -> None:
     """ST at J and J+60 ms per lead in the standard order; ≥ 1 mm up red, ≥ 0.5 mm down blue."""
     e = simulate("inferior_stemi", seed=5)
     measurements = analyze(e.signals, e.fs, e.lead_names, sex="M", age=60).measurements
-    leads, rows = st_table(measurements, "zh")
+    leads, rows = st_table(measurements, {}, "zh")
     assert leads == STANDARD_LEADS
     assert [r.label for r in rows] == ["J 点", "J 点后 60 ms"]
     at_j = dict(zip(leads, rows[0].cells, strict=True))
@@ -114,8 +114,11 @@ def test_st_table_marks_elevation_and_depression() -> None:
     assert {n for n, c in at_j.items() if c.css == "st-up"} == {"II", "III", "aVF"}
     assert {n for n, c in at_j.items() if c.css == "st-down"} >= {"aVL"}
     assert at_j["V1"].css == "" and at_j["III"].text.startswith("+0.3")
-    assert st_table({"unreadable_reason": "too_short"}, "zh") == ((), [])
+    assert st_table({"unreadable_reason": "too_short"}, {}, "zh") == ((), [])
     # Readings that round to zero carry no sign; a lead not measured reads as a dash.
-    leads, rows = st_table({"st_j_mv": {"V1": -0.001, "V2": 0.004}}, "en")
+    leads, rows = st_table({"st_j_mv": {"V1": -0.001, "V2": 0.004}}, {}, "en")
     assert leads == ("V1", "V2") and [c.text for c in rows[0].cells] == ["0.00", "0.00"]
     assert [c.text for c in rows[1].cells] == ["—", "—"]
+    # A noisy lead's elevation is shown greyed, not marked as an elevation.
+    _leads, rows = st_table({"st_j_mv": {"V2": 0.3, "V3": 0.3}}, {"V2": "noise"}, "en")
+    assert [c.css for c in rows[0].cells] == ["st-poor", "st-up"]

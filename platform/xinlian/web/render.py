@@ -33,7 +33,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
             "t": lambda key: t(key, lang),
             "local_time": local_time,
             "evidence": lambda ev: evidence_rows(ev, lang),
-            "st_table": lambda m: st_table(m, lang),
+            "st_table": lambda m, q: st_table(m, q, lang),
             **context,
         },
         status_code=status_code,
