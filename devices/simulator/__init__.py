@@ -112,6 +112,8 @@ def simulate(
             x[k] += spike
     x = add_noise(x, fs, rng, level=noise * plan.noise_factor, mains_hz=mains_hz)
     signals = morphology.derive_twelve(x)
+    if plan.arm_electrodes_swapped:
+        signals = morphology.swap_arm_electrodes(signals, LEAD_NAMES)
     for lead in plan.flat_leads:
         # An electrode off: the amplifier reads ~0 with a few microvolts of noise.
         signals[:, LEAD_NAMES.index(lead)] = rng.normal(0.0, 0.002, n)

@@ -15,7 +15,7 @@ from devices.simulator import simulate, write_record
 # Share of each scenario among simulated township ECGs; acute ones are over-represented
 # so a demo visitor sees the green channel open within a minute.
 CASE_MIX: dict[str, float] = {
-    "normal": 0.34,
+    "normal": 0.32,
     "sinus_brady": 0.05,
     "sinus_tachy": 0.07,
     "af": 0.08,
@@ -26,6 +26,7 @@ CASE_MIX: dict[str, float] = {
     "diffuse_st_depression": 0.04,
     "noisy": 0.03,
     "lead_off": 0.02,
+    "arm_leads_swapped": 0.02,
     "inferior_stemi": 0.08,
     "anterior_stemi": 0.07,
     "lateral_stemi": 0.04,

@@ -7,6 +7,7 @@ Amplitudes in mV, times in seconds relative to QRS onset.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -157,3 +158,16 @@ def derive_twelve(independent: np.ndarray) -> np.ndarray:
     avl = lead_i - lead_ii / 2.0
     avf = lead_ii - lead_i / 2.0
     return np.column_stack([lead_i, lead_ii, iii, avr, avl, avf, independent[:, 2:]])
+
+
+def swap_arm_electrodes(signals: np.ndarray, lead_names: Sequence[str]) -> np.ndarray:
+    """The same ECG as recorded with the left and right arm electrodes exchanged: lead I
+    inverted, II and III exchanged, aVR and aVL exchanged, the chest leads as they were
+    (Wilson's terminal averages the two arms either way). (n, leads) mV, any lead order;
+    ``lead_names`` in the standard spelling."""
+    i = {name: k for k, name in enumerate(lead_names)}
+    out = signals.copy()
+    out[:, i["I"]] = -signals[:, i["I"]]
+    for a, b in (("II", "III"), ("aVR", "aVL")):
+        out[:, i[a]], out[:, i[b]] = signals[:, i[b]], signals[:, i[a]]
+    return out

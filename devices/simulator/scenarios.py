@@ -24,6 +24,7 @@ class Plan:
     atrial: Callable[[np.ndarray], np.ndarray] | None = None  # (t) -> (n, 8) mV
     stimuli_s: list[float] = field(default_factory=list)  # pacing stimuli
     flat_leads: tuple[str, ...] = ()
+    arm_electrodes_swapped: bool = False  # LA and RA cables exchanged at the cart
     noise_factor: float = 1.0
     pr_ms: float | None = None
     qt_ms: float | None = None
@@ -163,6 +164,11 @@ def build(scenario: str, rng: np.random.Generator, duration: float, hr: float | 
     if scenario == "lead_off":
         plan = _sinus(rng, duration, hr or rng.uniform(62, 85), flags=("POOR_QUALITY",))
         plan.flat_leads = ("V3",)
+        return plan
+    if scenario == "arm_leads_swapped":
+        # The commonest cable mistake: a normal ECG recorded with LA and RA exchanged.
+        plan = _sinus(rng, duration, hr or rng.uniform(62, 85), flags=("POOR_QUALITY",))
+        plan.arm_electrodes_swapped = True
         return plan
     if scenario == "noisy":
         plan = _sinus(rng, duration, hr or rng.uniform(62, 85))
@@ -398,5 +404,6 @@ SCENARIOS: tuple[str, ...] = (
     "avb3",
     "paced",
     "lead_off",
+    "arm_leads_swapped",
     "noisy",
 )

@@ -3,10 +3,10 @@ electrodes swapped: lead I inverted, II and III exchanged, aVR and aVL exchanged
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from devices.simulator import simulate
+from devices.simulator.morphology import swap_arm_electrodes
 from ecg_relay.analysis import AnalysisResult, analyze
 from ecg_relay.analysis.leads import normalise_lead
 from ecg_relay.evaluation import WINDOW_S, labelled_records
@@ -15,21 +15,18 @@ from tests.conftest import ecg_data_dir, needs_ecg_data
 LIMB = ("I", "II", "III", "aVR", "aVL", "aVF")
 
 
-def swap_arm_electrodes(signals: np.ndarray, names: list[str]) -> np.ndarray:
-    """The same ECG recorded with the left and right arm electrodes exchanged."""
-    i = {normalise_lead(n): k for k, n in enumerate(names)}
-    out = signals.copy()
-    out[:, i["I"]] = -signals[:, i["I"]]
-    for a, b in (("II", "III"), ("aVR", "aVL")):
-        out[:, i[a]], out[:, i[b]] = signals[:, i[b]], signals[:, i[a]]
-    return out
-
-
 def _reversal(result: AnalysisResult) -> bool:
     return any(
         f.code == "POOR_QUALITY" and f.evidence.get("suspected_limb_lead_reversal") == "LA/RA"
         for f in result.flags
     )
+
+
+def test_the_swapped_cable_scenario_is_suspected() -> None:
+    """The simulator's township case of swapped arm cables reads as such."""
+    for seed in range(3):
+        e = simulate("arm_leads_swapped", seed=seed)
+        assert _reversal(analyze(e.signals, e.fs, e.lead_names))
 
 
 @pytest.mark.parametrize("scenario", ["normal", "af", "inferior_stemi", "rbbb", "lbbb", "avb3"])
