@@ -292,7 +292,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "flag.SINUS_TACHY": ("窦性心动过速", "Sinus tachycardia"),
     "flag.AVB1": ("一度房室传导阻滞", "First-degree AV block"),
     "flag.LOW_VOLTAGE": ("低电压", "Low voltage"),
-    "flag.POOR_QUALITY": ("部分导联质量差", "Poor quality leads"),
+    "flag.POOR_QUALITY": (
+        "导联质量差或电极连接可疑",
+        "Poor quality leads or a suspected electrode mix-up",
+    ),
     "flag.REPEAT_ECG": ("心电图无法判读，请重新采集", "Unreadable ECG: repeat the ECG"),
     "severity.critical": ("危急", "Critical"),
     "severity.urgent": ("紧急", "Urgent"),
