@@ -8,9 +8,12 @@ running ``xinlian analyze``, gets the same facts as rows of text in their langua
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from ecg_relay.analysis import criteria
 from ecg_relay.analysis.leads import STANDARD_LEADS
@@ -34,12 +37,15 @@ class StRow:
 
 
 def evidence_rows(evidence: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
-    """(label, value) rows for one flag's evidence; items without a value are left out."""
+    """(label, value) rows for one flag's evidence; items without a value are left out.
+
+    A key this catalogue does not know (evidence of another algorithm version) is shown by
+    its own name, never hidden."""
     rows = []
     for key, value in evidence.items():
-        if value is None or value == {} or value == []:
-            continue
-        rows.append((t(f"ev.{key}", lang), _value(key, value, lang)))
+        text = _value(key, value, lang)
+        if text:
+            rows.append((t(f"ev.{key}", lang) if f"ev.{key}" in MESSAGES else key, text))
     return rows
 
 
@@ -87,27 +93,43 @@ def _signed_mv(value: float) -> str:
     return "0.00" if text in ("+0.00", "-0.00") else text
 
 
+def _plain(value: float, decimals: int) -> str:
+    """Fixed-point, trailing zeros dropped, never "-0" or an exponent."""
+    text = f"{value:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
 def _scalar(key: str, value: Any, lang: str, *, signed: bool = False) -> str:
+    if value is None:
+        return ""
     if isinstance(value, str):
         # The analysis's stable words; an unknown one is shown as it is, never as a key.
         return t(f"evv.{value}", lang) if f"evv.{value}" in MESSAGES else value
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool | np.bool_):
+        return t("yes" if value else "no", lang)
+    if not isinstance(value, numbers.Real):
         return str(value)
+    v = float(value)
     if key.endswith("_mv"):
-        text = _signed_mv(value) if signed else f"{value:.2f}"
-    elif isinstance(value, int):
-        text = str(value)
+        text = _signed_mv(v) if signed else _signed_mv(v).lstrip("+")
     else:
-        text = f"{value:.0f}" if abs(value) >= 10 else f"{value:.3g}"
+        text = _plain(v, 0 if abs(v) >= 10 else 3)
     return f"{text} {_unit(key, lang)}".rstrip()
 
 
 def _value(key: str, value: Any, lang: str) -> str:
     if isinstance(value, list | tuple):
-        return ("、" if lang != "en" else ", ").join(map(str, value))
+        items = [str(v) for v in value if v is not None]
+        if all(v in _LEAD_ORDER for v in items):
+            items.sort(key=_LEAD_ORDER.__getitem__)
+        return ("、" if lang != "en" else ", ").join(items)
     if not isinstance(value, Mapping):
         return _scalar(key, value, lang)
     parts = []
+    # Per-lead readings are signed (elevation, depression); thresholds are not readings.
+    signed = not key.startswith("threshold")
     # Leads in the order of the printed ECG; other names as the analysis gave them.
     for name, item in sorted(value.items(), key=lambda kv: _LEAD_ORDER.get(kv[0], 99)):
         if item is None:
@@ -117,6 +139,5 @@ def _value(key: str, value: Any, lang: str) -> str:
             unit_key = name if name.endswith(_UNIT_SUFFIXES) else key
             parts.append(f"{t(f'ev.{name}', lang)} {_scalar(unit_key, item, lang)}")
         else:
-            # Per-lead readings: ST levels and waves are signed (elevation, depression).
-            parts.append(f"{name} {_scalar(key, item, lang, signed=True)}")
+            parts.append(f"{name} {_scalar(key, item, lang, signed=signed)}")
     return ("，" if lang != "en" else ", ").join(parts)

@@ -176,6 +176,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "ST elevation thresholds (lead, sex, age)",
     ),
     "ev.ventricular_rate_bpm": ("心室率", "Ventricular rate"),
+    # keys of earlier algorithm versions, still in stored results
+    "ev.terminal_qrs_mv": ("QRS 终末 40 ms 均值", "Mean of the last 40 ms of the QRS"),
+    "ev.threshold_irregularity": ("不规则度阈值", "Irregularity threshold"),
+    "ev.atrial_concentration": ("心房活动频谱集中度", "Atrial spectral concentration"),
     "ev.wide_beat_run": ("连续宽 QRS 心搏", "Run of wide beats"),
     # evidence values: the analysis's stable words and phrases
     "evv.present": ("有", "present"),
@@ -202,7 +206,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "evv.wander": ("基线漂移", "baseline wander"),
     "evv.noise": ("肌电或电极噪声", "muscle or electrode noise"),
     "evv.mains": ("工频干扰", "mains interference"),
-    "evv.LA/RA": ("左、右上肢电极 (LA/RA)", "left and right arm (LA/RA)"),
+    "evv.LA/RA": (
+        "左、右上肢电极 (LA/RA) 接反？右位心亦有此表现",
+        "left and right arm (LA/RA) swapped? Dextrocardia looks the same",
+    ),
     "evv.recorder gain (mV calibration)": (
         "心电图机增益（mV 定标）",
         "the recorder's gain (mV calibration)",

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from devices.simulator import simulate
+import numpy as np
+
+from devices.simulator import LEAD_NAMES, simulate
+from devices.simulator import morphology as m
 from devices.simulator.morphology import swap_arm_electrodes
 from ecg_relay.analysis import AnalysisResult, analyze
 from ecg_relay.analysis.leads import normalise_lead
@@ -45,6 +48,39 @@ def test_wide_or_paced_rhythms_are_not_taken_for_reversal(scenario: str) -> None
     for seed in range(4):
         e = simulate(scenario, seed=seed, noise=3.0)
         assert not _reversal(analyze(e.signals, e.fs, e.lead_names))
+
+
+def _right_axis_sinus(seed: int) -> np.ndarray:
+    """Sinus rhythm whose QRS-T in lead I is inverted (a right axis with tall R in V5-V6,
+    the pattern a swap gives), its P wave as in sinus rhythm: (n, 12) mV at 500 Hz."""
+    rng = np.random.default_rng(seed)
+    normal = m.normal_shape(qt_s=0.38)
+
+    def left_inverted(w: m.Wave) -> m.Wave:
+        return m.Wave(w.centre_s, w.sigma_s, (-w.amplitude[0], *w.amplitude[1:]))
+
+    shape = m.BeatShape(
+        qrs_s=normal.qrs_s,
+        qrs=tuple(left_inverted(w) for w in normal.qrs),
+        t_waves=tuple(left_inverted(w) for w in normal.t_waves),
+    )
+    t = np.arange(5000) / 500
+    x = np.zeros((t.size, 8))
+    for onset in np.arange(0.3, 9.5, 0.8):
+        x += m.render(shape, t - onset) + m.p_wave(t - onset + 0.11)
+    return m.derive_twelve(x + rng.normal(0, 0.01, x.shape))
+
+
+@pytest.mark.parametrize("leads", [LEAD_NAMES, ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")])
+def test_an_upright_sinus_p_wave_rules_out_reversal(leads: tuple[str, ...]) -> None:
+    """Lead I against V5-V6 with a sinus P axis is no swap, also in a record without aVF
+    (its P wave then read through Goldberger's aVF = II - I/2); swapped, it is one."""
+    for seed in range(3):
+        x = _right_axis_sinus(seed)
+        cols = [LEAD_NAMES.index(n) for n in leads]
+        assert not _reversal(analyze(x[:, cols], 500, list(leads)))
+        swapped = swap_arm_electrodes(simulate("normal", seed=seed).signals, list(LEAD_NAMES))
+        assert _reversal(analyze(swapped[:, cols], 500, list(leads)))
 
 
 @pytest.mark.realdata

@@ -99,7 +99,32 @@ def test_rows_carry_units_signs_lead_order_and_translated_words() -> None:
 def test_unknown_keys_and_words_show_as_they_are() -> None:
     """Evidence of a newer algorithm than this catalogue is still readable, never hidden."""
     rows = evidence_rows({"new_reading_ms": 42.0, "note": "a new phrase"}, "zh")
-    assert rows == [("ev.new_reading_ms", "42 ms"), ("说明", "a new phrase")]
+    assert rows == [("new_reading_ms", "42 ms"), ("说明", "a new phrase")]
+
+
+def test_odd_values_render_plainly() -> None:
+    """numpy scalars, booleans, tiny numbers, a rounded-away sign, thresholds per lead,
+    alphabetically sorted lead lists and empty items, as a reader should see them."""
+    evidence = {
+        "age": np.float64(60.0),
+        "beats": np.int64(3),
+        "st_j_avr_mv": -0.004,
+        "qrs_ms": 1.2e-05,
+        "p_waves": True,
+        "thresholds_mv": {"V2": 0.25, "II": 0.1},
+        "leads": ["I", "V5", "V6", "aVL"],
+        "territory_leads": (),
+        "reciprocal_depression_mv": {"I": None},
+    }
+    assert evidence_rows(evidence, "en") == [
+        ("Age", "60"),
+        ("Beats", "3"),
+        ("ST at J in aVR", "0.00 mV"),
+        ("QRS duration", "0 ms"),
+        ("P waves", "yes"),
+        ("ST elevation thresholds (lead, sex, age)", "II 0.10 mV, V2 0.25 mV"),
+        ("Leads", "I, aVL, V5, V6"),
+    ]
 
 
 def test_st_table_marks_elevation_and_depression() -> None:
