@@ -3,9 +3,8 @@ electrodes swapped: lead I inverted, II and III exchanged, aVR and aVL exchanged
 
 from __future__ import annotations
 
-import pytest
-
 import numpy as np
+import pytest
 
 from devices.simulator import LEAD_NAMES, simulate
 from devices.simulator import morphology as m
