@@ -201,9 +201,14 @@ def ventricular_tachycardia(
     fs: int,
     *,
     v_paced: bool,
+    p_seen: bool,
     aberrant: bool,
 ) -> Flag | None:
-    """VT, sustained or as a run of wide ectopic beats; None when neither."""
+    """VT, sustained or as a run of wide ectopic beats; None when neither.
+
+    ``p_seen``: a P wave stands in the median beat and recurs before every QRS;
+    ``aberrant``: that, with typical bundle branch block morphology.
+    """
     # A wide-complex tachycardia is VT until proven otherwise (ESC 2022 ventricular
     # arrhythmia guideline); below WCT_PRESUMED_VT_BPM it takes absent P waves and a regular
     # rhythm, so sinus rhythm with a bundle branch block at 100-120/min is not called VT.
@@ -215,7 +220,7 @@ def ventricular_tachycardia(
         and not aberrant
         and (
             f.hr >= c.WCT_PRESUMED_VT_BPM
-            or (f.hr >= c.VT_MIN_BPM and not f.p_present and f.regular and f.dominant_share >= 0.7)
+            or (f.hr >= c.VT_MIN_BPM and not p_seen and f.regular and f.dominant_share >= 0.7)
         )
     )
     # A run of wide ectopic beats inside an otherwise narrow rhythm (non-sustained VT).
@@ -231,7 +236,7 @@ def ventricular_tachycardia(
         {
             "heart_rate_bpm": rounded(f.hr),
             "qrs_ms": rounded(iv.qrs_ms),
-            "p_waves": "present" if f.p_present else "absent",
+            "p_waves": "present" if p_seen else "absent",
             "wide_beat_run": run if not sustained_vt else None,
             "thresholds": {
                 "qrs_ms": c.WIDE_QRS_MS,

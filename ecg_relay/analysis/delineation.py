@@ -47,6 +47,7 @@ T_MIN_MV = 0.10  # a T wave this tall has a usable down-slope for the tangent
 T_END_PERCENTILE = 75.0
 P_MIN_MV = 0.04  # smallest P wave we call present in the median beat
 P_HALF_MAX_S = 0.06  # P onset at most 60 ms before its peak (P duration < 120 ms)
+P_EDGE_SAMPLES = 2  # a P extremum this close to the search window's start is a slope
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ class Fiducials:
     s_amplitude: np.ndarray  # per lead, deepest negative QRS deflection from baseline, mV (<= 0)
     terminal_qrs: np.ndarray  # mean of the last 40 ms of QRS per lead, mV
     baseline_stable: np.ndarray  # bool per lead: the PR segment is a usable ST reference
+    # The P wave's extremum lies inside its search window: a bump, not the slope of the
+    # previous T wave running into the window (a P wave cut by the window start is measured
+    # but not "distinct").
+    p_distinct: bool = False
 
 
 def _quiet_run(mask: np.ndarray, start: int, step: int, need: int) -> int:
@@ -301,6 +306,7 @@ def delineate(
     p_onset = None
     p_offset = None
     p_amp = None
+    p_distinct = False
     # Start after the previous beat's T wave: at fast rates it sits where a P would be.
     p0 = max(0, onset - int(0.30 * fs), r - int(0.45 * rr_s * fs))
     p1 = onset - int(0.04 * fs)
@@ -318,6 +324,7 @@ def delineate(
         if abs(amps[lead]) >= P_MIN_MV and abs(amps[lead]) > 4 * noise:
             p_amp = float(amps[lead])
             peak_i = p0 + int(amp_idx[lead])
+            p_distinct = int(amp_idx[lead]) > P_EDGE_SAMPLES
             x = np.abs(rel[:, lead])
             i = peak_i
             # A P wave rises over at most ~60 ms (P duration < 120 ms): never walk further,
@@ -356,6 +363,7 @@ def delineate(
         s_amplitude=s_amp,
         terminal_qrs=terminal,
         baseline_stable=baseline_stable,
+        p_distinct=p_distinct,
     )
 
 

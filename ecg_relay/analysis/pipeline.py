@@ -326,9 +326,23 @@ def _assess(
     # A P wave before every QRS at a fixed PR with typical bundle-branch-block morphology is
     # supraventricular conduction with aberrancy, not VT (AV association and BBB morphology:
     # Brugada P et al., Circulation 1991;83:1649; Vereckei A et al., Heart Rhythm 2008;5:89).
-    aberrant = f.p_present and bbb is not None and (bbb.rbbb or bbb.lbbb)
+    # A wide-complex tachycardia is presumed VT, so the P waves that overrule it must be seen:
+    # a P wave in the median beat, not only something locked to every QRS before it (the
+    # tail of a long T wave is locked too, and VT at 110-150/min read "P waves present").
+    p_seen = f.p_present and fid.p_distinct
+    aberrant = p_seen and bbb is not None and (bbb.rbbb or bbb.lbbb)
     vt_flag = ventricular_tachycardia(
-        f, iv, diag, r_peaks, dominant, rr, edges, FS, v_paced=v_paced, aberrant=aberrant
+        f,
+        iv,
+        diag,
+        r_peaks,
+        dominant,
+        rr,
+        edges,
+        FS,
+        v_paced=v_paced,
+        p_seen=p_seen,
+        aberrant=aberrant,
     )
     vt = vt_flag is not None
     flags.append(vt_flag)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 # Bump on any change that can change a flag: reviews are tied to (flag code, version).
-ALGORITHM_VERSION = "xinlian-ecg-1.7.0"
+ALGORITHM_VERSION = "xinlian-ecg-1.8.0"
 
 
 # Every code a flag can carry: stable, so reviews and per-flag PPV can be tracked over versions.

@@ -52,6 +52,20 @@ def test_sinus_tachycardia_with_bundle_branch_block_is_not_vt(scenario: str) -> 
     assert scenario.upper() in r.codes and "SINUS_TACHY" in r.codes
 
 
+@pytest.mark.parametrize("rate", [110, 120, 130, 140])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_slow_vt_is_vt_although_its_t_wave_is_locked_to_the_qrs(rate: int, seed: int) -> None:
+    """VT at 110-140/min: the tail of the long T wave runs into the P window, locked to every
+    QRS as a P wave would be. It is no P wave (no bump of its own), so it cannot make the
+    wide complexes aberrant conduction: VT, not LBBB with sinus tachycardia."""
+    e = simulate("vt", seed=seed, heart_rate_bpm=rate)
+    r = analyze(e.signals, e.fs, e.lead_names)
+    assert "VT" in r.codes, r.codes
+    assert not {"LBBB", "RBBB", "SINUS_TACHY"} & set(r.codes), r.codes
+    flag = next(f for f in r.flags if f.code == "VT")
+    assert flag.evidence["p_waves"] == "absent"
+
+
 def test_rbbb_whose_s_wave_ends_before_the_r_prime_in_v1() -> None:
     """The QRS end is the latest over the leads: where V1's R' outlasts the broad S in I and
     V6 by 30 ms, the last 40 ms of the QRS there is back at the baseline (a real record,
