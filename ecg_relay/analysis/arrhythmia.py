@@ -210,8 +210,9 @@ def ventricular_tachycardia(
     ``aberrant``: that, with typical bundle branch block morphology.
     """
     # A wide-complex tachycardia is VT until proven otherwise (ESC 2022 ventricular
-    # arrhythmia guideline); below WCT_PRESUMED_VT_BPM it takes absent P waves and a regular
-    # rhythm, so sinus rhythm with a bundle branch block at 100-120/min is not called VT.
+    # arrhythmia guideline): from WCT_PRESUMED_VT_BPM only a seen P wave (aberrant) overrules
+    # it. Below, it takes absent P waves and a regular rhythm, so sinus rhythm with a bundle
+    # branch block at 100-120/min, whose P wave a long PR can put on the T wave, is not VT.
     organised = f.dominant_share >= 0.5
     sustained_vt = (
         iv.wide
@@ -220,7 +221,7 @@ def ventricular_tachycardia(
         and not aberrant
         and (
             f.hr >= c.WCT_PRESUMED_VT_BPM
-            or (f.hr >= c.VT_MIN_BPM and not p_seen and f.regular and f.dominant_share >= 0.7)
+            or (f.hr >= c.VT_MIN_BPM and not f.p_present and f.regular and f.dominant_share >= 0.7)
         )
     )
     # A run of wide ectopic beats inside an otherwise narrow rhythm (non-sustained VT).

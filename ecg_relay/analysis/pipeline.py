@@ -328,7 +328,7 @@ def _assess(
     # Brugada P et al., Circulation 1991;83:1649; Vereckei A et al., Heart Rhythm 2008;5:89).
     # A wide-complex tachycardia is presumed VT, so the P waves that overrule it must be seen:
     # a P wave in the median beat, not only something locked to every QRS before it (the
-    # tail of a long T wave is locked too, and VT at 110-150/min read "P waves present").
+    # tail of a long T wave is locked too, and VT at 120-149/min read "P waves present").
     p_seen = f.p_present and fid.p_distinct
     aberrant = p_seen and bbb is not None and (bbb.rbbb or bbb.lbbb)
     vt_flag = ventricular_tachycardia(
