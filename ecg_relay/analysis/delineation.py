@@ -74,8 +74,9 @@ class Fiducials:
     baseline_stable: np.ndarray  # bool per lead: the PR segment is a usable ST reference
     # The P wave's extremum lies inside its search window: a bump, not the slope of the
     # previous T wave running into the window (a P wave cut by the window start is measured
-    # but not "distinct").
-    p_distinct: bool = False
+    # but not "distinct"). Judged in the lead the P wave is measured in (II where usable),
+    # while P-wave coherence takes the better of II and V1.
+    p_distinct: bool
 
 
 def _quiet_run(mask: np.ndarray, start: int, step: int, need: int) -> int:
