@@ -174,28 +174,31 @@ def limb_reversal_suspected(
         # Written so that a NaN correlation (a gap in the median beat) counts as no reversal.
         if not np.corrcoef(lead_i, other)[0, 1] <= REVERSAL_QRS_CORRELATION:
             return False
-    inferior = _p_in_avf(med, fid, idx)
-    if inferior is None:
+    p_means = _p_in_i_and_avf(med, fid, idx)
+    if p_means is None:
         width_s = (fid.qrs_offset - fid.qrs_onset) / filters.TARGET_FS
         return width_s < REVERSAL_MAX_QRS_S
-    p_i = float((med[fid.p_onset : fid.p_offset, idx["I"]] - fid.baseline[idx["I"]]).mean())
+    p_i, p_avf = p_means
     # Frontal P axis from I and aVF (aVF's axis is orthogonal to I's; its gain is sqrt(3)/2).
-    axis = np.degrees(np.arctan2(inferior * 2 / np.sqrt(3), p_i))
+    axis = np.degrees(np.arctan2(p_avf * 2 / np.sqrt(3), p_i))
     return bool(abs(axis) > REVERSAL_P_AXIS_DEG)
 
 
-def _p_in_avf(med: np.ndarray, fid: Fiducials, idx: dict[str, int]) -> float | None:
-    """The mean P wave in aVF (mV), or from II and I by Goldberger's aVF = II - I/2 for a
-    record without aVF; None without a delineated P wave."""
+def _p_in_i_and_avf(
+    med: np.ndarray, fid: Fiducials, idx: dict[str, int]
+) -> tuple[float, float] | None:
+    """The mean P wave in I and in aVF (mV), aVF from II and I by Goldberger's
+    aVF = II - I/2 for a record without aVF; None without a delineated P wave."""
     if fid.p_onset is None or fid.p_offset is None:
         return None
     p = med[fid.p_onset : fid.p_offset] - fid.baseline
     if p.shape[0] == 0:
         return None
+    p_i = float(p[:, idx["I"]].mean())
     if "aVF" in idx:
-        return float(p[:, idx["aVF"]].mean())
+        return p_i, float(p[:, idx["aVF"]].mean())
     if "II" in idx:
-        return float(p[:, idx["II"]].mean() - p[:, idx["I"]].mean() / 2)
+        return p_i, float(p[:, idx["II"]].mean()) - p_i / 2
     return None
 
 
